@@ -1,0 +1,3 @@
+# Table I ablation: attention branches fused by 'add', pooling branches by 'add'.
+_base_ = ['../affnet_cityscapes.py']
+model = dict(decode_head=dict(attention_fusion='add', pooling_fusion='add'))

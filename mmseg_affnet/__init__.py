@@ -1,0 +1,4 @@
+"""AFFNet for MMSegmentation 1.x: importing this package registers its modules."""
+from .models import *  # noqa: F401,F403
+
+__version__ = '0.1.0'

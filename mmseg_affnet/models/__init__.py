@@ -1,0 +1,5 @@
+from .backbones import AFFNet
+from .decode_heads import AFFMHead, FPNPANHead
+from .losses import ObjectWeightedFocalLoss
+
+__all__ = ['AFFNet', 'AFFMHead', 'FPNPANHead', 'ObjectWeightedFocalLoss']

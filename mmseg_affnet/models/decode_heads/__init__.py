@@ -1,0 +1,4 @@
+from .affm_head import AFFMHead
+from .fpn_pan_head import FPNPANHead
+
+__all__ = ['AFFMHead', 'FPNPANHead']

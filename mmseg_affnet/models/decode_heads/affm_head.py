@@ -1,0 +1,279 @@
+"""Attention feature fusion module (AFFM) head of AFFNet (Sec. III.B)."""
+from typing import List, Sequence
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from mmseg.utils import ConfigType
+from torch import Tensor
+
+FUSION_MODES = ('concat', 'add')
+
+
+class ChannelAttention(nn.Module):
+    """CBAM channel gate: ``sigmoid(MLP(AvgPool F) + MLP(MaxPool F))``.
+
+    Args:
+        channels (int): Channels of the input.
+        reduction_ratio (int): Hidden width of the shared MLP is
+            ``max(1, channels // reduction_ratio)``.
+
+    Shape:
+        (N, C, H, W) -> (N, C, 1, 1) gate in (0, 1).
+    """
+
+    def __init__(self, channels: int, reduction_ratio: int):
+        super().__init__()
+        hidden = max(1, channels // reduction_ratio)
+        self.mlp = nn.Sequential(
+            nn.Conv2d(channels, hidden, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, channels, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        avg = x.mean(dim=(2, 3), keepdim=True)
+        peak = x.amax(dim=(2, 3), keepdim=True)
+        return torch.sigmoid(self.mlp(avg) + self.mlp(peak))
+
+
+class SpatialAttention(nn.Module):
+    """CBAM spatial gate: ``sigmoid(conv([AvgPool_c F; MaxPool_c F]))``.
+
+    Args:
+        kernel_size (int): Size of the conv over the two pooled maps; the
+            paper uses 3 (CBAM's default is 7). Default: 3.
+
+    Shape:
+        (N, C, H, W) -> (N, 1, H, W) gate in (0, 1).
+    """
+
+    def __init__(self, kernel_size: int = 3):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        pooled = torch.cat(
+            [x.mean(dim=1, keepdim=True),
+             x.amax(dim=1, keepdim=True)], dim=1)
+        return torch.sigmoid(self.conv(pooled))
+
+
+class CBAM(nn.Module):
+    """Convolutional block attention: channel gate, then spatial gate.
+
+    Args:
+        channels (int): Channels of the input.
+        reduction_ratio (int): See :class:`ChannelAttention`.
+        spatial_kernel_size (int): See :class:`SpatialAttention`.
+
+    Shape:
+        (N, C, H, W) -> (N, C, H, W)
+    """
+
+    def __init__(self, channels: int, reduction_ratio: int,
+                 spatial_kernel_size: int):
+        super().__init__()
+        self.channel_gate = ChannelAttention(channels, reduction_ratio)
+        self.spatial_gate = SpatialAttention(spatial_kernel_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x * self.channel_gate(x)
+        return x * self.spatial_gate(x)
+
+
+class PoolingBranch(nn.Sequential):
+    """AFFM pooling branch: 1x1 conv to ``channels``, stride-1 max-pool.
+
+    Args:
+        in_channels (int): Channels of the input.
+        channels (int): Output channels.
+        pool_size (int): Max-pool window (odd, padded to keep the size).
+        norm_cfg (dict | None): Config of the norm layer.
+        act_cfg (dict | None): Config of the activation.
+
+    Shape:
+        (N, in_channels, H, W) -> (N, channels, H, W)
+    """
+
+    def __init__(self, in_channels: int, channels: int, pool_size: int,
+                 norm_cfg: ConfigType, act_cfg: ConfigType):
+        super().__init__(
+            ConvModule(
+                in_channels, channels, 1, norm_cfg=norm_cfg,
+                act_cfg=act_cfg),
+            nn.MaxPool2d(pool_size, stride=1, padding=pool_size // 2))
+
+
+class ConcatFusion(nn.Module):
+    """Concatenate branches, then a 3x3 conv to ``channels`` ("Concat").
+
+    Args:
+        in_channels (Sequence[int]): Channels of each branch.
+        channels (int): Output channels.
+        norm_cfg (dict | None): Config of the norm layer.
+        act_cfg (dict | None): Config of the activation.
+
+    Shape:
+        list of (N, C_i, H, W) -> (N, channels, H, W)
+    """
+
+    def __init__(self, in_channels: Sequence[int], channels: int,
+                 norm_cfg: ConfigType, act_cfg: ConfigType):
+        super().__init__()
+        self.conv = ConvModule(
+            sum(in_channels),
+            channels,
+            3,
+            padding=1,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg)
+
+    def forward(self, branches: List[Tensor]) -> Tensor:
+        return self.conv(torch.cat(branches, dim=1))
+
+
+class AddFusion(nn.Module):
+    """Element-wise sum of branches ("EWA").
+
+    Branches whose width differs from ``channels`` are first projected by a
+    1x1 conv; branches that already match are summed as they are.
+
+    Args:
+        in_channels (Sequence[int]): Channels of each branch.
+        channels (int): Output channels.
+        norm_cfg (dict | None): Config of the projections' norm layers.
+        act_cfg (dict | None): Config of the projections' activations.
+
+    Shape:
+        list of (N, C_i, H, W) -> (N, channels, H, W)
+    """
+
+    def __init__(self, in_channels: Sequence[int], channels: int,
+                 norm_cfg: ConfigType, act_cfg: ConfigType):
+        super().__init__()
+        self.projections = nn.ModuleList(
+            nn.Identity() if c == channels else ConvModule(
+                c, channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
+            for c in in_channels)
+
+    def forward(self, branches: List[Tensor]) -> Tensor:
+        return sum(
+            project(x) for project, x in zip(self.projections, branches))
+
+
+def build_fusion(mode: str, in_channels: Sequence[int], channels: int,
+                 norm_cfg: ConfigType, act_cfg: ConfigType) -> nn.Module:
+    """Build the ``'concat'`` or ``'add'`` fusion of a list of branches."""
+    if mode not in FUSION_MODES:
+        raise ValueError(
+            f'Unknown fusion {mode!r}; choose one of {FUSION_MODES}.')
+    fusion = ConcatFusion if mode == 'concat' else AddFusion
+    return fusion(in_channels, channels, norm_cfg, act_cfg)
+
+
+def build_separable_classifier(channels: int, num_convs: int,
+                               norm_cfg: ConfigType,
+                               act_cfg: ConfigType) -> nn.Sequential:
+    """``num_convs`` depthwise-separable 3x3 convs at constant width."""
+    return nn.Sequential(*(DepthwiseSeparableConvModule(
+        channels, channels, 3, padding=1, norm_cfg=norm_cfg, act_cfg=act_cfg)
+                           for _ in range(num_convs)))
+
+
+def resize_to(x: Tensor, size: torch.Size, align_corners: bool) -> Tensor:
+    """Bilinear resize of ``x`` to ``size``; no-op when already that size."""
+    if x.shape[2:] == size:
+        return x
+    return resize(x, size=size, mode='bilinear', align_corners=align_corners)
+
+
+@MODELS.register_module()
+class AFFMHead(BaseDecodeHead):
+    """Attention feature fusion module of AFFNet (Kuang et al., Figs. 3-5).
+
+    Every selected input gets two branches: an attention branch (CBAM,
+    eqs. 1-2) and a pooling branch (1x1 conv to ``channels`` and a stride-1
+    max-pool). Both are upsampled bilinearly to the resolution of the first
+    selected input (1/8 for AFFNet). The attention branches are fused by
+    ``attention_fusion`` (default: concatenation and a 3x3 conv to
+    ``channels``), the pooling branches by ``pooling_fusion`` (default:
+    element-wise sum), and the two results are summed. A classifier of two
+    depthwise-separable 3x3 convs and a 1x1 conv gives the class scores.
+
+    Works on any backbone: the inputs may have any number and widths, given
+    by ``in_channels`` and ``in_index``.
+
+    Args:
+        reduction_ratio (int): CBAM channel-MLP reduction. Default: 16.
+        spatial_kernel_size (int): CBAM spatial conv size. Default: 3.
+        pool_size (int): Max-pool window of the pooling branch. Default: 5.
+        attention_fusion (str): ``'concat'`` or ``'add'``.
+            Default: 'concat'.
+        pooling_fusion (str): ``'concat'`` or ``'add'``. Default: 'add'.
+        num_classifier_convs (int): Depthwise-separable convs before the
+            1x1 classifier. Default: 2.
+        **kwargs: :class:`BaseDecodeHead` arguments (``in_channels`` and
+            ``in_index`` as lists, ``channels``, ``num_classes``, ...).
+
+    Shape:
+        inputs: the backbone's tuple; output: (N, num_classes, H0, W0), the
+        size of the first selected input.
+    """
+
+    def __init__(self,
+                 reduction_ratio: int = 16,
+                 spatial_kernel_size: int = 3,
+                 pool_size: int = 5,
+                 attention_fusion: str = 'concat',
+                 pooling_fusion: str = 'add',
+                 num_classifier_convs: int = 2,
+                 **kwargs):
+        super().__init__(input_transform='multiple_select', **kwargs)
+        self.attention = nn.ModuleList(
+            CBAM(c, reduction_ratio, spatial_kernel_size)
+            for c in self.in_channels)
+        self.pooling = nn.ModuleList(
+            PoolingBranch(c, self.channels, pool_size, self.norm_cfg,
+                          self.act_cfg) for c in self.in_channels)
+        self.attention_fusion = build_fusion(attention_fusion,
+                                             self.in_channels, self.channels,
+                                             self.norm_cfg, self.act_cfg)
+        self.pooling_fusion = build_fusion(pooling_fusion,
+                                           [self.channels] *
+                                           len(self.in_channels),
+                                           self.channels, self.norm_cfg,
+                                           self.act_cfg)
+        self.classifier = build_separable_classifier(self.channels,
+                                                     num_classifier_convs,
+                                                     self.norm_cfg,
+                                                     self.act_cfg)
+
+    def forward(self, inputs: Sequence[Tensor]) -> Tensor:
+        inputs = check_input_channels(
+            self._transform_inputs(inputs), self.in_channels, self.in_index,
+            type(self).__name__)
+        size = inputs[0].shape[2:]
+        attended = [
+            resize_to(cbam(x), size, self.align_corners)
+            for cbam, x in zip(self.attention, inputs)
+        ]
+        pooled = [
+            resize_to(branch(x), size, self.align_corners)
+            for branch, x in zip(self.pooling, inputs)
+        ]
+        fused = self.attention_fusion(attended) + self.pooling_fusion(pooled)
+        return self.cls_seg(self.classifier(fused))
+
+
+def check_input_channels(inputs: List[Tensor], in_channels: Sequence[int],
+                         in_index: Sequence[int], head: str) -> List[Tensor]:
+    """Raise a ValueError naming the index whose width is not as declared."""
+    for x, expected, index in zip(inputs, in_channels, in_index):
+        if x.shape[1] != expected:
+            raise ValueError(
+                f'{head}: backbone output {index} has {x.shape[1]} channels '
+                f'but in_channels declares {expected}; set in_channels to '
+                f'the widths of the outputs selected by in_index.')
+    return inputs

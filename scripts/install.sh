@@ -25,7 +25,7 @@ if "$venv/bin/python" -c 'import mmcv, mmcv.ops; assert mmcv.__version__ == "2.1
   echo "[install] mmcv 2.1.0 with ops already present"
 elif compgen -G "$wheels/mmcv-2.1.0-*.whl" >/dev/null; then
   echo "[install] mmcv 2.1.0 from prebuilt wheel in $wheels"
-  "${pip[@]}" install -q --no-index --find-links "$wheels" mmcv==2.1.0
+  "${pip[@]}" install -q --only-binary mmcv --find-links "$wheels" mmcv==2.1.0
 else
   echo "[install] no prebuilt mmcv wheel in $wheels: building mmcv 2.1.0 with ops from source."
   echo "[install] This takes about 25 minutes on 2 cores (set MMCV_WHEEL_DIR to skip it)."

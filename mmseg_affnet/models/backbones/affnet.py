@@ -248,15 +248,17 @@ class AFFNet(BaseModule):
     @staticmethod
     def _check_indices(out_indices: Sequence[int],
                        tap_modules: Sequence[int], num_modules: int) -> None:
-        if not set(out_indices) <= {0, 1, 2, 3}:
+        if not out_indices or not set(out_indices) <= {0, 1, 2, 3}:
             raise ValueError(
-                f'AFFNet returns 4 stage features; out_indices must be within '
-                f'0..3, got {tuple(out_indices)}.')
-        if len(tap_modules) != 2 or not all(
-                1 <= m <= num_modules for m in tap_modules):
+                f'AFFNet returns 4 stage features; out_indices must be a '
+                f'non-empty subset of 0..3, got {tuple(out_indices)}.')
+        in_range = all(1 <= m <= num_modules for m in tap_modules)
+        increasing = list(tap_modules) == sorted(set(tap_modules))
+        if len(tap_modules) != 2 or not (in_range and increasing):
             raise ValueError(
-                f'tap_modules must name two deep-branch modules in 1..'
-                f'{num_modules}, got {tuple(tap_modules)}.')
+                f'tap_modules must name two distinct deep-branch modules in '
+                f'increasing order within 1..{num_modules}, got '
+                f'{tuple(tap_modules)}.')
 
     @staticmethod
     def _make_deep_branch(in_channels: int, channels: Sequence[int],

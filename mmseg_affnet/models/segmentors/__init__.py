@@ -1,0 +1,3 @@
+from .channel_checked_encoder_decoder import ChannelCheckedEncoderDecoder
+
+__all__ = ['ChannelCheckedEncoderDecoder']

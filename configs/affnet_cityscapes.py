@@ -6,12 +6,26 @@ _base_ = [
     'mmseg::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['mmseg_affnet'], allow_failed_imports=False)
+# AFFNetRunner: safe checkpoint loading, data checks, CPU-capable DDP.
+runner_type = 'AFFNetRunner'
 
+# Training images all have this size; the batch is stacked at it.
+crop_size = (1024, 2048)
+data_preprocessor = dict(size=crop_size)
+model = dict(data_preprocessor=data_preprocessor)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
+    dict(type='CheckSegLabels', num_classes=19),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(2048, 1024), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='CheckSegLabels', num_classes=19),
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(
@@ -19,6 +33,11 @@ train_dataloader = dict(
     num_workers=4,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+# IoUMetric plus the mIoU of the OWFL gamma groups (paper Table VII).
+val_evaluator = dict(type='GammaGroupIoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator
 
 optim_wrapper = dict(
     type='OptimWrapper',
@@ -30,9 +49,10 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # Saves the random state too, so that --resume continues exactly.
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=True, interval=10, max_keep_ckpts=3,
-        save_best='mIoU'),
+        type='ResumableCheckpointHook', by_epoch=True, interval=1,
+        max_keep_ckpts=3, save_best='mIoU'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
 log_processor = dict(by_epoch=True)

@@ -1,4 +1,7 @@
 """AFFNet for MMSegmentation 1.x: importing this package registers its modules."""
 from .models import *  # noqa: F401,F403
+from .datasets import *  # noqa: F401,F403
+from .engine import *  # noqa: F401,F403
+from .evaluation import *  # noqa: F401,F403
 
 __version__ = '0.1.0'

@@ -1,0 +1,4 @@
+from .layout import check_dataset_layout
+from .transforms import CheckSegLabels
+
+__all__ = ['check_dataset_layout', 'CheckSegLabels']

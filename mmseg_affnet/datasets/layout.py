@@ -1,0 +1,124 @@
+"""Check that a dataset folder has the layout mmseg's datasets read."""
+import inspect
+import os
+import os.path as osp
+from typing import Iterator
+
+from mmseg.registry import DATASETS
+
+
+def check_dataset_layout(dataset_cfg: dict, name: str = 'dataset') -> None:
+    """Fail early, naming the path and the fix, if a dataset folder is bad.
+
+    Checks every segmentation dataset of ``dataset_cfg`` (wrappers such as
+    ``RepeatDataset`` or ``ConcatDataset`` are unpacked): the image folder
+    exists and holds ``*<img_suffix>`` files, and, when the pipeline loads
+    annotations, every image has its label map. Datasets without
+    ``img_suffix``/``seg_map_suffix`` arguments are not checked.
+
+    Args:
+        dataset_cfg (dict): A dataset config, as in ``train_dataloader``.
+        name (str): What to call the dataset in the error, e.g.
+            'train_dataloader'. Default: 'dataset'.
+
+    Raises:
+        FileNotFoundError: If the image or label folder does not exist.
+        ValueError: If there are no images, or images without label maps.
+    """
+    for leaf_cfg in _leaf_datasets(dataset_cfg):
+        suffixes = _suffixes(leaf_cfg)
+        if suffixes is not None:
+            _check_leaf(leaf_cfg, name, *suffixes)
+
+
+def _leaf_datasets(dataset_cfg: dict) -> Iterator[dict]:
+    if 'datasets' in dataset_cfg:
+        for sub_cfg in dataset_cfg['datasets']:
+            yield from _leaf_datasets(sub_cfg)
+    elif 'dataset' in dataset_cfg:
+        yield from _leaf_datasets(dataset_cfg['dataset'])
+    else:
+        yield dataset_cfg
+
+
+def _suffixes(dataset_cfg: dict):
+    dataset_type = dataset_cfg.get('type')
+    dataset_cls = DATASETS.get(dataset_type) if isinstance(
+        dataset_type, str) else dataset_type
+    if dataset_cls is None:
+        return None
+    params = inspect.signature(dataset_cls).parameters
+    if 'img_suffix' not in params or 'seg_map_suffix' not in params:
+        return None
+    return (dataset_cfg.get('img_suffix', params['img_suffix'].default),
+            dataset_cfg.get('seg_map_suffix',
+                            params['seg_map_suffix'].default))
+
+
+def _check_leaf(dataset_cfg: dict, name: str, img_suffix: str,
+                seg_map_suffix: str) -> None:
+    data_root = dataset_cfg.get('data_root') or ''
+    prefix = dataset_cfg.get('data_prefix', {})
+    img_dir = osp.join(data_root, prefix.get('img_path', ''))
+    seg_dir = osp.join(data_root, prefix.get('seg_map_path', ''))
+    layout = _layout_help(data_root, prefix, img_suffix, seg_map_suffix)
+    if not osp.isdir(img_dir):
+        raise FileNotFoundError(
+            f'{name}: image folder {img_dir!r} does not exist.{layout}')
+    images = sorted(_files_with_suffix(img_dir, img_suffix))
+    if not images:
+        raise ValueError(f'{name}: no *{img_suffix} images under '
+                         f'{img_dir!r}.{layout}')
+    if dataset_cfg.get('ann_file') or not _loads_annotations(
+            dataset_cfg.get('pipeline', [])):
+        return
+    if not osp.isdir(seg_dir):
+        raise FileNotFoundError(
+            f'{name}: label folder {seg_dir!r} does not exist.{layout}')
+    labels = set(_files_with_suffix(seg_dir, seg_map_suffix))
+    unlabelled = [
+        image for image in images
+        if image[:-len(img_suffix)] + seg_map_suffix not in labels
+    ]
+    if unlabelled:
+        example = osp.join(
+            seg_dir, unlabelled[0][:-len(img_suffix)] + seg_map_suffix)
+        raise ValueError(
+            f'{name}: {len(unlabelled)} of {len(images)} images under '
+            f'{img_dir!r} have no label map, e.g. {example!r} is missing.'
+            f'{layout}')
+
+
+def _files_with_suffix(directory: str, suffix: str) -> Iterator[str]:
+    """Yield paths relative to ``directory`` of the files ending in suffix."""
+    for root, _, files in os.walk(directory, followlinks=True):
+        for file_name in files:
+            if file_name.endswith(suffix):
+                yield osp.relpath(osp.join(root, file_name), directory)
+
+
+def _loads_annotations(pipeline) -> bool:
+    if isinstance(pipeline, dict):
+        return pipeline.get('type') == 'LoadAnnotations' or any(
+            _loads_annotations(value) for value in pipeline.values())
+    if isinstance(pipeline, (list, tuple)):
+        return any(_loads_annotations(step) for step in pipeline)
+    return False
+
+
+def _layout_help(data_root: str, prefix: dict, img_suffix: str,
+                 seg_map_suffix: str) -> str:
+    img_path = prefix.get('img_path') or '.'
+    seg_path = prefix.get('seg_map_path') or '.'
+    return (
+        f'\nExpected under data_root {data_root!r}:\n'
+        f'  {img_path}/<city>/*{img_suffix}\n'
+        f'  {seg_path}/<city>/*{seg_map_suffix}\n'
+        'For real Cityscapes, unpack leftImg8bit/ and gtFine/ there and run '
+        "mmseg's tools/dataset_converters/cityscapes.py DATA_ROOT, which "
+        'writes the *_gtFine_labelTrainIds.png label maps; the 880x880 '
+        'patches of training stage 1 come from tools/make_patches.py. For a '
+        'small synthetic set run: python tools/make_demo_dataset.py '
+        'DATA_ROOT. To use data elsewhere, pass e.g. --cfg-options '
+        'train_dataloader.dataset.data_root=DATA_ROOT '
+        'val_dataloader.dataset.data_root=DATA_ROOT')

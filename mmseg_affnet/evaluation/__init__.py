@@ -1,0 +1,3 @@
+from .metrics import GammaGroupIoUMetric
+
+__all__ = ['GammaGroupIoUMetric']

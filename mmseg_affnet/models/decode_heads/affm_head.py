@@ -83,6 +83,24 @@ class CBAM(nn.Module):
         return x * self.spatial_gate(x)
 
 
+class ChannelsLastMaxPool2d(nn.MaxPool2d):
+    """:class:`nn.MaxPool2d` computed in channels-last memory layout.
+
+    PyTorch's CPU max-pool is vectorised over channels only in channels-last
+    layout: for AFFM's 5x5 stride-1 window on 128 channels that is about ten
+    times faster than in NCHW layout (a fifth of AFFNet's CPU latency). The
+    values are identical; the output keeps the layout of the input.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        layout = (
+            torch.channels_last if x.is_contiguous(
+                memory_format=torch.channels_last) else torch.contiguous_format)
+        pooled = super().forward(
+            x.contiguous(memory_format=torch.channels_last))
+        return pooled.contiguous(memory_format=layout)
+
+
 class PoolingBranch(nn.Sequential):
     """AFFM pooling branch: 1x1 conv to ``channels``, stride-1 max-pool.
 
@@ -103,7 +121,8 @@ class PoolingBranch(nn.Sequential):
             ConvModule(
                 in_channels, channels, 1, norm_cfg=norm_cfg,
                 act_cfg=act_cfg),
-            nn.MaxPool2d(pool_size, stride=1, padding=pool_size // 2))
+            ChannelsLastMaxPool2d(
+                pool_size, stride=1, padding=pool_size // 2))
 
 
 class ConcatFusion(nn.Module):

@@ -2,7 +2,7 @@
 # PNG of Cityscapes label ids (not train ids) per image, named like the
 # image, into work_dirs/format_results; zip that folder and upload it.
 #   python tools/test.py configs/affnet_cityscapes_test-server.py CHECKPOINT
-# (--out DIR writes elsewhere). Needs `pip install cityscapesscripts`.
+# (--out DIR writes elsewhere). Uses cityscapesscripts (installed with us).
 _base_ = ['./affnet_cityscapes.py']
 
 test_pipeline = [

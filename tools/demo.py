@@ -31,10 +31,10 @@ import mmcv
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
-from mmseg.registry import RUNNERS
 
 import mmseg_affnet  # noqa: F401  (registers the model, runner, hooks)
 from mmseg_affnet.engine import check_work_dir
+from mmseg_affnet.engine.cli import build_runner
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from make_demo_dataset import generate_demo_dataset  # noqa: E402
@@ -76,12 +76,6 @@ def build_config(args: argparse.Namespace) -> Config:
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = args.data_root
     return cfg
-
-
-def build_runner(cfg: Config) -> Runner:
-    """Build the config's ``runner_type`` if it names one, else a Runner."""
-    return RUNNERS.build(cfg) if 'runner_type' in cfg \
-        else Runner.from_cfg(cfg)
 
 
 def draw_overlays(runner: Runner, out_dir: str, count: int) -> List[str]:

@@ -5,13 +5,12 @@ Example:
         work_dirs/affnet_cityscapes/epoch_150.pth
 """
 import argparse
-import os.path as osp
 
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
-from mmseg.registry import RUNNERS
+from mmengine.config import Config
 
 import mmseg_affnet  # noqa: F401  (registers AFFNetRunner, metrics, ...)
+from mmseg_affnet.engine.cli import (add_runner_arguments, build_runner,
+                                     load_config)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -19,36 +18,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
-        '--work-dir', help='the dir to save logs and evaluation results')
-    parser.add_argument(
         '--out', help='the dir to save predicted label maps (PNG) in')
     parser.add_argument(
         '--show-dir',
         help='the dir to save every test image painted with its prediction')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. key=value or key="[a,b]"')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch'],
-        default='none',
-        help='job launcher (pytorch: started by torchrun)')
+    add_runner_arguments(parser)
     return parser.parse_args(argv)
 
 
 def build_config(args: argparse.Namespace) -> Config:
     """Read the config and apply the command line to it."""
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.show_dir:
@@ -67,9 +47,7 @@ def build_config(args: argparse.Namespace) -> Config:
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = build_config(args)
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
-        else Runner.from_cfg(cfg)
-    runner.test()
+    build_runner(cfg).test()
 
 
 if __name__ == '__main__':

@@ -8,19 +8,18 @@ import argparse
 import logging
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.runner import Runner
-from mmseg.registry import RUNNERS
 
 import mmseg_affnet  # noqa: F401  (registers AFFNetRunner, hooks, ...)
 from mmseg_affnet.engine import check_work_dir
+from mmseg_affnet.engine.cli import (add_runner_arguments, build_runner,
+                                     load_config)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a segmentor')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--resume',
         action='store_true',
@@ -30,31 +29,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--amp',
         action='store_true',
         help='enable automatic-mixed-precision training')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. key=value or key="[a,b]"')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch'],
-        default='none',
-        help='job launcher (pytorch: started by torchrun)')
+    add_runner_arguments(parser)
     return parser.parse_args(argv)
 
 
 def build_config(args: argparse.Namespace) -> Config:
     """Read the config and apply the command line to it."""
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    # work_dir: command line > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
     if args.amp:
         enable_amp(cfg)
     set_resume(cfg, args)
@@ -107,9 +88,7 @@ def main(argv=None) -> None:
     cfg = build_config(args)
     if not (cfg.resume and cfg.get('load_from')):
         check_work_dir(cfg.work_dir, cfg.resume)
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
-        else Runner.from_cfg(cfg)
-    runner.train()
+    build_runner(cfg).train()
 
 
 if __name__ == '__main__':

@@ -1,0 +1,65 @@
+"""What ``tools/train.py``, ``tools/test.py`` and ``tools/demo.py`` share."""
+import argparse
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+from mmseg.registry import RUNNERS
+
+
+def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--work-dir``, ``--cfg-options`` and ``--launcher``.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+    """
+    parser.add_argument(
+        '--work-dir', help='the dir to save logs, checkpoints and results in')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. key=value or key="[a,b]"')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch'],
+        default='none',
+        help='job launcher (pytorch: started by torchrun)')
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """Read ``args.config`` and apply the arguments of
+    :func:`add_runner_arguments` to it.
+
+    The work dir is, in this order, ``--work-dir``, the config's
+    ``work_dir``, or ``./work_dirs/<config name>`` (as in mmseg's tools).
+
+    Args:
+        args (argparse.Namespace): Parsed command line with ``config``.
+
+    Returns:
+        Config: The config.
+    """
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    """Build the config's ``runner_type`` if it names one, else a Runner.
+
+    Args:
+        cfg (Config): A full training/testing config.
+
+    Returns:
+        Runner: The runner.
+    """
+    return RUNNERS.build(cfg) if 'runner_type' in cfg \
+        else Runner.from_cfg(cfg)

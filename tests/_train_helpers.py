@@ -1,13 +1,12 @@
 """Tiny demo data and configs shared by the engine, resume and DDP tests."""
-import importlib.util
 import os
 import os.path as osp
 import subprocess
 import sys
 from typing import List
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TOOLS_DIR = osp.join(REPO_ROOT, 'tools')
+from _tools import REPO_ROOT, TOOLS_DIR
+
 STAGE2_CONFIG = osp.join(REPO_ROOT, 'configs', 'affnet_cityscapes.py')
 IMAGE_SIZE = (64, 128)
 
@@ -75,15 +74,6 @@ def build_tiny_runner(tmp_path, data_root: str, **cfg_options):
     cfg.experiment_name = f'tiny_{tmp_path.name}'
     cfg.merge_from_dict(cfg_options)
     return AFFNetRunner.from_cfg(cfg)
-
-
-def load_tool(name: str):
-    """Import tools/<name>.py as a module (``test`` would be the stdlib's)."""
-    spec = importlib.util.spec_from_file_location(
-        f'affnet_tool_{name}', osp.join(TOOLS_DIR, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def tool_env() -> dict:

@@ -4,7 +4,6 @@ No timing is asserted: only that every model, variant and column is there,
 that numbers are well formed and that results are never overwritten.
 """
 import csv
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -13,19 +12,11 @@ import sys
 import matplotlib.image
 import pytest
 
-from _train_helpers import TOOLS_DIR, run_tool
+from _tools import TOOLS_DIR, load_tool
+from _train_helpers import run_tool
 
 FAST_SCNN_CONFIG = 'mmseg::fastscnn/fast_scnn_8xb4-160k_cityscapes-512x1024.py'
 FAST_SCNN_NAME = 'fast_scnn_8xb4-160k_cityscapes-512x1024'
-
-
-
-def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f'{name}_tool', osp.join(TOOLS_DIR, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 benchmark = load_tool('benchmark')

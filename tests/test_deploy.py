@@ -6,7 +6,6 @@ onnxruntime on a small input; the channels-last max-pool that speeds up
 AFFM against nn.MaxPool2d.
 """
 import copy
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -15,25 +14,16 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from _tools import REPO_ROOT, load_tool
 from mmseg_affnet.deploy import (LogitsAtInputSize, create_ort_session,
                                  export_onnx, fuse_conv_bn, load_segmentor,
                                  prepare_for_inference, resolve_config_path)
 from mmseg_affnet.models.decode_heads.affm_head import ChannelsLastMaxPool2d
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-AFFNET_CONFIG = osp.join(REPO, 'configs', 'affnet_cityscapes.py')
+AFFNET_CONFIG = osp.join(REPO_ROOT, 'configs', 'affnet_cityscapes.py')
 FAST_SCNN_CONFIG = 'mmseg::fastscnn/fast_scnn_8xb4-160k_cityscapes-512x1024.py'
 SIZE = (64, 128)
 TOLERANCE = 1e-4
-
-
-
-def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f'{name}_tool', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 export_tool = load_tool('export_onnx')

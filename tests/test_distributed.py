@@ -5,8 +5,8 @@ import socket
 
 import torch
 
-from _train_helpers import (TOOLS_DIR, make_demo_data, run_tool,
-                            write_tiny_config)
+from _tools import TOOLS_DIR
+from _train_helpers import make_demo_data, run_tool, write_tiny_config
 
 
 def _free_port() -> int:

@@ -12,8 +12,9 @@ import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config
 
-from _train_helpers import (REPO_ROOT, build_tiny_runner, load_tool,
-                            make_demo_data, write_tiny_config)
+from _tools import REPO_ROOT, load_tool
+from _train_helpers import (build_tiny_runner, make_demo_data,
+                            write_tiny_config)
 from mmseg_affnet.datasets import check_dataset_layout
 
 EPOCHS = 6

@@ -1,5 +1,4 @@
 """tools/infer.py: masks and overlays of a checkpoint's predictions."""
-import importlib.util
 import os
 import os.path as osp
 import pickle
@@ -14,16 +13,13 @@ from mmengine.logging import MessageHub
 from mmseg.apis import init_model
 from mmseg.datasets import CityscapesDataset
 
+from _tools import REPO_ROOT, load_tool
 from mmseg_affnet.engine import to_weights_only_safe
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CAR = 13  # a Cityscapes train id whose colour has distinct R, G and B
 CITYSCAPES_PALETTE = np.array(CityscapesDataset.METAINFO['palette'])
 
-spec = importlib.util.spec_from_file_location(
-    'infer', osp.join(REPO, 'tools', 'infer.py'))
-infer = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(infer)
+infer = load_tool('infer')
 
 
 @pytest.fixture(scope='module')
@@ -35,7 +31,7 @@ def config(tmp_path_factory) -> str:
     """
     path = tmp_path_factory.mktemp('config') / 'affnet_small.py'
     path.write_text(
-        f"_base_ = ['{REPO}/configs/affnet_cityscapes.py']\n"
+        f"_base_ = ['{REPO_ROOT}/configs/affnet_cityscapes.py']\n"
         'test_pipeline = [\n'
         "    dict(type='LoadImageFromFile'),\n"
         "    dict(type='Resize', scale=(128, 64), keep_ratio=True),\n"
@@ -88,7 +84,7 @@ def write_image(path, height: int, width: int) -> np.ndarray:
 
 
 def test_writes_masks_and_overlays_and_skips_corrupt(tmp_path, config,
-                                                    state_dict, capsys):
+                                                     state_dict, capsys):
     checkpoint = save(tmp_path, runner_checkpoint(state_dict, False))
     single = write_image(tmp_path / 'in' / 'a.png', 37, 53)
     nested = write_image(tmp_path / 'folder' / 'sub' / 'b.jpg', 101, 67)

@@ -10,7 +10,8 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer
 
-from _train_helpers import (build_tiny_runner, load_tool, make_demo_data,
+from _tools import load_tool
+from _train_helpers import (build_tiny_runner, make_demo_data,
                             run_tool, tool_env, train_command,
                             write_tiny_config)
 

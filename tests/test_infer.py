@@ -14,6 +14,7 @@ from mmseg.apis import init_model
 from mmseg.datasets import CityscapesDataset
 
 from _tools import REPO_ROOT, load_tool
+from mmseg_affnet.datasets.transforms import CheckSegLabels
 from mmseg_affnet.engine import to_weights_only_safe
 
 CAR = 13  # a Cityscapes train id whose colour has distinct R, G and B
@@ -27,7 +28,7 @@ def config(tmp_path_factory) -> str:
     """AFFNet's Cityscapes config, testing at a small scale.
 
     The test pipeline keeps the config's label transforms, which inference
-    must drop.
+    must get through without labels.
     """
     path = tmp_path_factory.mktemp('config') / 'affnet_small.py'
     path.write_text(
@@ -188,13 +189,11 @@ def test_missing_input_is_an_error(tmp_path):
         infer.plan_jobs([str(tmp_path / 'nowhere')], str(tmp_path / 'out'))
 
 
-def test_image_only_pipeline_drops_label_transforms():
-    pipeline = [
-        dict(type='LoadImageFromFile'),
-        dict(type='Resize', scale=(8, 8)),
-        dict(type='LoadAnnotations'),
-        dict(type='CheckSegLabels'),
-        dict(type='PackSegInputs')
-    ]
-    assert [t['type'] for t in infer.image_only_pipeline(pipeline)
-            ] == ['LoadImageFromFile', 'Resize', 'PackSegInputs']
+def test_label_check_lets_unlabelled_images_through():
+    """mmseg's inference drops LoadAnnotations but keeps CheckSegLabels."""
+    check = CheckSegLabels(num_classes=19)
+    sample = dict(img=np.zeros((4, 4, 3), np.uint8))
+    assert check(sample) is sample
+    with pytest.raises(ValueError, match='outside 0..18'):
+        check(dict(gt_seg_map=np.full((4, 4), 33, np.uint8),
+                   seg_map_path='x_labelIds.png'))

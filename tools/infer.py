@@ -204,26 +204,6 @@ def load_checkpoint(path: str) -> Dict:
         return load_checkpoint_file(path)
 
 
-def image_only_pipeline(test_pipeline: List[Dict]) -> List[Dict]:
-    """The config's test pipeline without its label transforms.
-
-    mmseg test pipelines load and check labels last, after the image
-    transforms: everything from ``LoadAnnotations`` up to the final packing
-    step is dropped, as there are no labels at inference.
-
-    Args:
-        test_pipeline (list[dict]): ``cfg.test_pipeline``.
-
-    Returns:
-        list[dict]: The transforms that need only the image.
-    """
-    types = [transform['type'] for transform in test_pipeline]
-    if 'LoadAnnotations' not in types:
-        return list(test_pipeline)
-    return (test_pipeline[:types.index('LoadAnnotations')] +
-            [test_pipeline[-1]])
-
-
 def dataset_palette(checkpoint: Dict, cfg: Config,
                     num_classes: int) -> np.ndarray:
     """RGB palette of the checkpoint's dataset, else of the config's.
@@ -269,7 +249,6 @@ def build_model(config: str, checkpoint_path: str, device: str):
     """
     checkpoint = load_checkpoint(checkpoint_path)
     model = revert_sync_batchnorm(init_model(config, device='cpu'))
-    model.cfg.test_pipeline = image_only_pipeline(model.cfg.test_pipeline)
     try:
         load_state_dict(
             model, checkpoint.get('state_dict', checkpoint), strict=True)

@@ -1,0 +1,156 @@
+"""Interleaved latency measurement of several ways to run models.
+
+On a shared machine the load changes while a benchmark runs. Calling every
+model once in turn, round after round, spreads those changes over all of
+them alike, so the ratios of their latencies stay comparable even when the
+absolute numbers drift.
+"""
+import time
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Sequence
+
+import numpy as np
+import onnxruntime as ort
+import torch
+import torch.nn as nn
+from torch import Tensor
+from tqdm import tqdm
+
+from ..deploy import run_session
+
+
+@dataclass
+class TimedCall:
+    """One timed way of running one model: a zero-argument callable.
+
+    Args:
+        model (str): Model name (a row label).
+        variant (str): How it runs, e.g. ``'eager'``, ``'fused'``,
+            ``'onnxruntime'``, ``'onnxruntime-int8'``.
+        precision (str): ``'fp32'``, ``'fp16'`` or ``'int8'``.
+        call (Callable[[], object]): Runs the model once on a fixed input
+            (synchronised on CUDA).
+    """
+    model: str
+    variant: str
+    precision: str
+    call: Callable[[], object]
+
+    def __call__(self) -> object:
+        return self.call()
+
+
+def torch_call(model: str, variant: str, module: nn.Module, inputs: Tensor,
+               precision: str = 'fp32') -> TimedCall:
+    """A :class:`TimedCall` of a PyTorch module under inference mode.
+
+    Args:
+        model (str): Model name.
+        variant (str): Variant label.
+        module (nn.Module): Module in eval mode, on the device of
+            ``inputs``.
+        inputs (Tensor): Its input.
+        precision (str): ``'fp32'``, or ``'fp16'`` for CUDA autocast.
+            Default: 'fp32'.
+
+    Returns:
+        TimedCall: The call.
+    """
+    cuda = inputs.is_cuda
+
+    def call():
+        with torch.inference_mode(), torch.autocast(
+                'cuda', dtype=torch.float16, enabled=precision == 'fp16'):
+            module(inputs)
+        if cuda:
+            torch.cuda.synchronize()
+
+    return TimedCall(model, variant, precision, call)
+
+
+def ort_call(model: str, variant: str, session: ort.InferenceSession,
+             inputs: np.ndarray, precision: str = 'fp32') -> TimedCall:
+    """A :class:`TimedCall` of an onnxruntime session of an exported graph.
+
+    Args:
+        model (str): Model name.
+        variant (str): Variant label.
+        session (onnxruntime.InferenceSession): Session of a graph from
+            :func:`mmseg_affnet.deploy.export_onnx` or its INT8 version.
+        inputs (np.ndarray): float32 input of the graph's shape.
+        precision (str): ``'fp32'`` or ``'int8'``. Default: 'fp32'.
+
+    Returns:
+        TimedCall: The call.
+    """
+    return TimedCall(model, variant, precision,
+                     lambda: run_session(session, inputs))
+
+
+def matmul_call(size: int = 2048) -> TimedCall:
+    """A large fp32 matmul: the CPU's practical multiply-add ceiling.
+
+    ``size`` x ``size`` times ``size`` x ``size`` in PyTorch (oneDNN/MKL
+    GEMM, the fastest kernel the machine runs): ``size**3`` multiply-adds.
+    Timed among the models, it gives the ceiling under the same load.
+
+    Args:
+        size (int): Matrix side. Default: 2048 (8.6 G multiply-adds).
+
+    Returns:
+        TimedCall: Model ``'matmul'``, variant ``f'{size}x{size}'``.
+    """
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=generator)
+    b = torch.randn(size, size, generator=generator)
+    return TimedCall('matmul', f'{size}x{size}', 'fp32',
+                     lambda: torch.mm(a, b))
+
+
+def time_interleaved(runners: Sequence[Callable[[], object]],
+                     warmup: int,
+                     iters: int,
+                     progress: Optional[tqdm] = None) -> List[List[float]]:
+    """Call each runner in turn, ``warmup`` untimed and ``iters`` timed rounds.
+
+    Args:
+        runners (Sequence[Callable[[], object]]): Zero-argument callables,
+            e.g. :class:`TimedCall` objects.
+        warmup (int): Untimed rounds first.
+        iters (int): Timed rounds.
+        progress (tqdm, optional): A progress bar advanced by
+            ``len(runners)`` per round. Default: None.
+
+    Returns:
+        list[list[float]]: Seconds of each timed call, per runner.
+    """
+    if warmup < 0 or iters < 1:
+        raise ValueError(f'warmup must be >= 0 and iters >= 1, got '
+                         f'warmup={warmup}, iters={iters}.')
+    times: List[List[float]] = [[] for _ in runners]
+    for round_index in range(warmup + iters):
+        for runner, runner_times in zip(runners, times):
+            start = time.perf_counter()
+            runner()
+            elapsed = time.perf_counter() - start
+            if round_index >= warmup:
+                runner_times.append(elapsed)
+        if progress is not None:
+            progress.update(len(runners))
+    return times
+
+
+def cuda_peak_memory_mib(runner: Callable[[], object]) -> float:
+    """Peak CUDA memory of one call beyond what was allocated before, MiB.
+
+    Args:
+        runner (Callable[[], object]): A CUDA call.
+
+    Returns:
+        float: Max allocated during the call minus allocated before it.
+    """
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    runner()
+    return (torch.cuda.max_memory_allocated() - before) / 2**20

@@ -1,0 +1,67 @@
+"""The models the benchmark and the comparison run: AFFNet and mmseg's
+real-time segmentors, by name."""
+import os.path as osp
+from typing import Dict, List, Optional, Sequence
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REFERENCE = 'AFFNet'
+DEFAULT_DEPLOY_MODELS = (REFERENCE, 'Fast-SCNN')
+MODEL_ZOO: Dict[str, str] = {
+    REFERENCE: osp.join(REPO_ROOT, 'configs', 'affnet_cityscapes.py'),
+    'Fast-SCNN': 'mmseg::fastscnn/fast_scnn_8xb4-160k_cityscapes-512x1024.py',
+    'BiSeNetV2':
+    'mmseg::bisenetv2/bisenetv2_fcn_4xb4-160k_cityscapes-1024x1024.py',
+    'STDC1': 'mmseg::stdc/stdc1_4xb12-80k_cityscapes-512x1024.py',
+    'PIDNet-S': 'mmseg::pidnet/pidnet-s_2xb6-120k_1024x1024-cityscapes.py',
+    'DDRNet-23-slim': 'mmseg::ddrnet/'
+    'ddrnet_23-slim_in1k-pre_2xb6-120k_cityscapes-1024x1024.py',
+    'CGNet': 'mmseg::cgnet/cgnet_fcn_4xb8-60k_cityscapes-512x1024.py',
+    'ERFNet': 'mmseg::erfnet/erfnet_fcn_4xb4-160k_cityscapes-512x1024.py',
+}
+
+
+def select_models(names: Sequence[str],
+                  extra_configs: Sequence[str] = ()) -> Dict[str, str]:
+    """Map each model name to its config; unknown names raise an error.
+
+    Args:
+        names (Sequence[str]): Names of :data:`MODEL_ZOO` models.
+        extra_configs (Sequence[str]): More config paths (``mmseg::``
+            allowed), named by file stem. Default: ().
+
+    Returns:
+        dict[str, str]: Model name -> config path, in the given order.
+    """
+    unknown = [name for name in names if name not in MODEL_ZOO]
+    if unknown:
+        raise ValueError(f'Unknown models {unknown}; choose from '
+                         f'{list(MODEL_ZOO)} or add configs with --configs.')
+    models = {name: MODEL_ZOO[name] for name in names}
+    for config in extra_configs:
+        name = osp.splitext(osp.basename(config))[0]
+        if name in models:
+            raise ValueError(f'Two models are named {name!r}; rename the '
+                             f'config {config}.')
+        models[name] = config
+    return models
+
+
+def select_deploy_models(names: Optional[Sequence[str]],
+                         configs: Dict[str, str]) -> List[str]:
+    """Models that also get fused and onnxruntime rows.
+
+    Args:
+        names (Sequence[str], optional): Model names; None selects those
+            of :data:`DEFAULT_DEPLOY_MODELS` that are in ``configs``.
+        configs (dict[str, str]): The benchmarked models.
+
+    Returns:
+        list[str]: Model names.
+    """
+    if names is None:
+        return [name for name in DEFAULT_DEPLOY_MODELS if name in configs]
+    missing = [name for name in names if name not in configs]
+    if missing:
+        raise ValueError(f'Deploy models {missing} are not among the '
+                         f'benchmarked models {list(configs)}.')
+    return list(names)

@@ -1,20 +1,15 @@
-"""Train a segmentor with mmengine's Runner and the AFFNet plugin.
+"""Train a segmentor (mmseg's tools/train.py, with the plugin's checks).
 
 Example:
     python tools/train.py configs/affnet_cityscapes.py --work-dir work_dirs/x
     python tools/train.py configs/affnet_cityscapes.py --resume
 """
 import argparse
-import logging
-import os.path as osp
 
 from mmengine.config import Config
-from mmengine.logging import print_log
 
-import mmseg_affnet  # noqa: F401  (registers AFFNetRunner, hooks, ...)
-from mmseg_affnet.engine import check_work_dir
-from mmseg_affnet.engine.cli import (add_runner_arguments, build_runner,
-                                     load_config)
+from mmseg_affnet.apis.runs import run_training
+from mmseg_affnet.engine.cli import add_runner_arguments, config_from_args
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -33,49 +28,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_config(args: argparse.Namespace) -> Config:
-    """Read the config and apply the command line to it."""
-    cfg = load_config(args)
-    if args.amp:
-        enable_amp(cfg)
-    set_resume(cfg, args)
-    return cfg
-
-
-def set_resume(cfg: Config, args: argparse.Namespace) -> None:
-    """Decide what ``--resume`` resumes.
-
-    mmengine resumes from ``load_from`` whenever it is set. A ``load_from``
-    written in the config file (stage 2's stage-1 weights) only initialises
-    a new training, so ``--resume`` continues from the work dir's last
-    checkpoint instead, or starts the training if there is none yet. Only a
-    ``load_from`` given with ``--cfg-options`` is resumed from.
-    """
-    cfg.resume = args.resume
-    named_on_command_line = 'load_from' in (args.cfg_options or {})
-    if not args.resume or named_on_command_line or not cfg.get('load_from'):
-        return
-    if osp.exists(osp.join(cfg.work_dir, 'last_checkpoint')):
-        print_log(
-            f'--resume continues from the last checkpoint in {cfg.work_dir}; '
-            f'load_from ({cfg.load_from}) only initialises new trainings.',
-            logger='current')
-        cfg.load_from = None
-    else:
-        print_log(
-            f'--resume: no checkpoint in {cfg.work_dir} yet, so a new '
-            f'training starts from load_from ({cfg.load_from}).',
-            logger='current')
-        cfg.resume = False
-
-
 def enable_amp(cfg: Config) -> None:
     """Switch the config's OptimWrapper to AmpOptimWrapper."""
     wrapper_type = cfg.optim_wrapper.type
-    if wrapper_type == 'AmpOptimWrapper':
-        print_log('AMP training is already enabled in your config.',
-                  logger='current', level=logging.WARNING)
-        return
     if wrapper_type != 'OptimWrapper':
         raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper, but '
                          f'the config has {wrapper_type}.')
@@ -85,10 +40,14 @@ def enable_amp(cfg: Config) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    cfg = build_config(args)
-    if not (cfg.resume and cfg.get('load_from')):
-        check_work_dir(cfg.work_dir, cfg.resume)
-    build_runner(cfg).train()
+    try:
+        cfg = config_from_args(args)
+        cfg.resume = args.resume
+        if args.amp:
+            enable_amp(cfg)
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(f'error: {err}')
+    run_training(cfg)
 
 
 if __name__ == '__main__':

@@ -1,11 +1,15 @@
-from .checkpoint import (from_weights_only_safe, is_within,
-                         load_checkpoint_file, to_weights_only_safe)
-from .hooks import ResumableCheckpointHook
+from .checkpoint import (from_weights_only_safe, load_checkpoint,
+                         load_weights, to_weights_only_safe, weight_mismatch)
+from .checkpoint_hook import ResumableCheckpointHook
+from .dist_hook import DistTeardownHook
+from .preflight_hook import PreflightCheckHook
 from .random_state import capture_random_state, restore_random_state
-from .runner import AFFNetRunner, check_work_dir
+from .runner import CPUDistributedRunner, check_work_dir
 
 __all__ = [
-    'AFFNetRunner', 'ResumableCheckpointHook', 'check_work_dir',
-    'capture_random_state', 'restore_random_state', 'load_checkpoint_file',
-    'is_within', 'to_weights_only_safe', 'from_weights_only_safe'
+    'load_checkpoint', 'load_weights', 'weight_mismatch',
+    'to_weights_only_safe', 'from_weights_only_safe',
+    'ResumableCheckpointHook', 'PreflightCheckHook', 'DistTeardownHook',
+    'capture_random_state', 'restore_random_state', 'CPUDistributedRunner',
+    'check_work_dir'
 ]

@@ -1,99 +1,207 @@
-"""Checkpoint reading with a trust boundary, and weights-only-safe contents.
+"""The project's one checkpoint loader: weights-only, always, with clear errors.
 
-Since torch 2.6 ``torch.load`` defaults to ``weights_only=True``, which
-refuses mmengine's full checkpoints: their message hub holds
-``HistoryBuffer`` objects (with references to its methods) and numpy values.
-A run's own checkpoints, written into its own work dir, may load whole; any
-other file loads tensors and plain containers only. Checkpoints written by
-:class:`ResumableCheckpointHook` store the message hub and numpy values as
-plain data, so they pass the weights-only loader too (e.g. as ``load_from``
-of the next training stage).
+Every checkpoint is read with ``torch.load(weights_only=True)``: a run's own
+checkpoints, ``load_from``, ``--resume``, a file handed to ``tools/test.py``,
+``tools/infer.py``, ``tools/export_onnx.py`` or the benchmark. A file that
+would need to unpickle Python objects (and could run code doing so) is
+refused, wherever it lies. Importing ``mmseg_affnet`` registers
+:func:`load_checkpoint` as mmengine's loader for local paths, so mmengine's
+plain ``Runner`` (and mmseg's own ``tools/train.py``/``test.py`` given a
+config with ``custom_imports``) load through it too.
+
+The project's checkpoints pass the weights-only loader whole: the checkpoint
+hook (:class:`ResumableCheckpointHook`) stores the message hub's
+``HistoryBuffer`` objects and numpy values as plain data
+(:func:`to_weights_only_safe`) and rebuilds them after loading
+(:func:`from_weights_only_safe`).
 """
+import glob
 import os.path as osp
 import pickle
+import re
+import zipfile
 from collections import OrderedDict
-from typing import Any, Callable, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import torch
+import torch.nn as nn
 from mmengine.logging import HistoryBuffer
-from mmengine.runner.checkpoint import _load_checkpoint
+from mmengine.runner.checkpoint import CheckpointLoader
 
 MapLocation = Union[str, torch.device, Callable, None]
 _HISTORY_BUFFER_TAG = '__history_buffer__'
+# Magic numbers of torch.save's zip format and of the legacy pickle format.
+_ZIP_MAGIC = b'PK\x03\x04'
+_PICKLE_MAGIC = b'\x80'
 
 
-def is_within(path: str, directory: str) -> bool:
-    """Whether ``path`` lies inside ``directory`` once symlinks are resolved.
-
-    Args:
-        path (str): A file path.
-        directory (str): A directory path.
-
-    Returns:
-        bool: True if the real path of ``path`` is below that of
-        ``directory``.
-    """
-    real_path = osp.realpath(osp.expanduser(path))
-    real_dir = osp.realpath(osp.expanduser(directory))
-    return osp.commonpath([real_path, real_dir]) == real_dir
-
-
-def load_checkpoint_file(filename: str,
-                         map_location: MapLocation = 'cpu',
-                         trusted: bool = False) -> dict:
-    """Read a checkpoint, unpickling arbitrary objects only if trusted.
+def load_checkpoint(filename: str, map_location: MapLocation = 'cpu') -> dict:
+    """Read a local checkpoint weights-only, or fail naming file and fix.
 
     Args:
-        filename (str): Local path, or any URL scheme mmengine understands
-            (``https://``, ``open-mmlab://``, ...), which is never trusted.
+        filename (str): Path of a ``.pth`` file written by ``torch.save``.
         map_location (str | torch.device | Callable, optional): As in
             :func:`torch.load`. Default: 'cpu'.
-        trusted (bool): Load the whole pickle (``weights_only=False``). Only
-            for checkpoints this run wrote itself. Default: False.
+
+    Returns:
+        dict: The checkpoint (``state_dict``, ``meta``, ...), or a bare
+        state dict.
+
+    Raises:
+        FileNotFoundError: If ``filename`` does not exist.
+        ValueError: If the file is empty, truncated, not a PyTorch
+            checkpoint, or holds Python objects besides tensors and plain
+            containers.
+    """
+    path = osp.expanduser(filename)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'Checkpoint {filename} does not exist.{_pointer_hint(path)} '
+            'Pass the path of an existing .pth file.')
+    with open(path, 'rb') as file:
+        head = file.read(4)
+    if not head.startswith((_ZIP_MAGIC, _PICKLE_MAGIC)):
+        what = 'is empty' if not head else 'is not a PyTorch checkpoint ' \
+            '(it does not start like a file written by torch.save)'
+        raise ValueError(f'Checkpoint {filename} {what}.'
+                         f'{_intact_siblings_hint(path)}')
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(
+            f'Checkpoint {filename} holds Python objects besides tensors and '
+            'plain containers, so it is not loaded: unpickling them could run '
+            'code. Checkpoints written by this project load as they are. If '
+            'the file is a full checkpoint of another mmengine run and you '
+            'trust where it comes from, extract its weights once in a '
+            'separate Python session (torch.load with weights_only=False, '
+            "then torch.save({'state_dict': ckpt['state_dict']}, "
+            "'weights.pth')) and load weights.pth. Loader error: "
+            f'{str(err).splitlines()[0]}') from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(
+            f'Checkpoint {filename} is truncated or damaged (e.g. the run was '
+            f'killed while writing it): {str(err).splitlines()[0]}.'
+            f'{_intact_siblings_hint(path)}') from err
+
+
+def _pointer_hint(path: str) -> str:
+    pointer = osp.join(osp.dirname(path), 'last_checkpoint')
+    if not osp.isfile(pointer):
+        return ''
+    with open(pointer) as file:
+        named = file.read().strip()
+    if osp.basename(named) != osp.basename(path):
+        return ''
+    return (f' It is named by {pointer}, which points to a file that is no '
+            f'longer there.{_intact_siblings_hint(path)}')
+
+
+def _intact_siblings_hint(path: str) -> str:
+    others = sorted(
+        (other for other in glob.glob(osp.join(osp.dirname(path), '*.pth'))
+         if osp.abspath(other) != osp.abspath(path)),
+        key=osp.getmtime)
+    if not others:
+        return ''
+    return (f' Other checkpoints in that folder: '
+            f'{", ".join(osp.basename(o) for o in others[-3:])}. To resume '
+            f'from the newest of them: --resume --cfg-options '
+            f'load_from={others[-1]}')
+
+
+def _load_local(filename: str, map_location: MapLocation = None) -> dict:
+    return load_checkpoint(filename, map_location)
+
+
+# mmengine's Runner reads local checkpoints through CheckpointLoader; this
+# replaces its torch.load-with-defaults loader by the one above.
+CheckpointLoader.register_scheme(prefixes='', loader=_load_local, force=True)
+
+
+def checkpoint_state_dict(checkpoint: dict) -> 'OrderedDict[str, Any]':
+    """The model weights of a checkpoint, without a DDP ``module.`` prefix.
+
+    Args:
+        checkpoint (dict): A checkpoint or a bare state dict.
+
+    Returns:
+        OrderedDict: Parameter and buffer names mapped to tensors.
+    """
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    return OrderedDict(
+        (re.sub(r'^module\.', '', key), value)
+        for key, value in state_dict.items())
+
+
+def weight_mismatch(model: nn.Module, checkpoint: dict,
+                    filename: str) -> Optional[str]:
+    """Describe how a checkpoint's weights miss a model's, or None if fit.
+
+    Args:
+        model (nn.Module): The model (DDP wrappers unwrapped by the caller).
+        checkpoint (dict): The loaded checkpoint.
+        filename (str): Its path, for the message.
+
+    Returns:
+        str | None: A message naming missing, unexpected and mis-shaped
+        keys and the run that wrote the checkpoint; None when every key and
+        shape matches.
+    """
+    weights = checkpoint_state_dict(checkpoint)
+    expected = model.state_dict()
+    missing = [key for key in expected if key not in weights]
+    unexpected = [key for key in weights if key not in expected]
+    misshaped = [
+        key for key in expected if key in weights
+        and tuple(weights[key].shape) != tuple(expected[key].shape)
+    ]
+    if not (missing or unexpected or misshaped):
+        return None
+    parts = [
+        f'{len(keys)} {what} (e.g. {", ".join(keys[:3])})'
+        for what, keys in (('missing', missing), ('unexpected', unexpected),
+                           ('of another shape', misshaped)) if keys
+    ]
+    return (f'Checkpoint {filename} does not fit this model: its weights '
+            f'have {"; ".join(parts)}. {_written_by(checkpoint)}Pass the '
+            'config the checkpoint was trained with, or a checkpoint of '
+            'this config.')
+
+
+def _written_by(checkpoint: dict) -> str:
+    meta = checkpoint.get('meta') or {}
+    model_types = re.findall(r"type='(\w+)'", meta.get('cfg', ''))[:3]
+    if not meta.get('experiment_name') and not model_types:
+        return ''
+    return (f"It was written by run {meta.get('experiment_name', '?')!r} "
+            f"(config model types {model_types}). ")
+
+
+def load_weights(model: nn.Module, filename: str,
+                 map_location: MapLocation = 'cpu') -> dict:
+    """Load a checkpoint's weights into ``model``, strictly.
+
+    Args:
+        model (nn.Module): The model to fill.
+        filename (str): Checkpoint path (see :func:`load_checkpoint`).
+        map_location (str | torch.device | Callable, optional): As in
+            :func:`torch.load`. Default: 'cpu'.
 
     Returns:
         dict: The checkpoint.
 
     Raises:
-        FileNotFoundError: If a local ``filename`` does not exist.
-        RuntimeError: If an untrusted file holds more than tensors and plain
-            containers.
+        ValueError: If any model key is missing from the checkpoint, the
+            checkpoint has keys the model lacks, or shapes differ.
     """
-    if '://' in filename:
-        # mmengine's loaders call torch.load with its weights-only default.
-        return _load_weights_only(_load_checkpoint, filename, map_location)
-    if not osp.isfile(osp.expanduser(filename)):
-        raise FileNotFoundError(
-            f'Checkpoint {filename} does not exist. Check load_from or the '
-            'path you passed; configs/affnet_cityscapes.py (stage 2) starts '
-            'from the last checkpoint of configs/affnet_cityscapes_stage1.py.')
-    if trusted:
-        return torch.load(
-            osp.expanduser(filename),
-            map_location=map_location,
-            weights_only=False)
-    return _load_weights_only(
-        lambda name, location: torch.load(
-            osp.expanduser(name), map_location=location, weights_only=True),
-        filename, map_location)
-
-
-def _load_weights_only(load: Callable, filename: str,
-                       map_location: MapLocation) -> dict:
-    try:
-        return load(filename, map_location)
-    except pickle.UnpicklingError as err:
-        raise RuntimeError(
-            f'{filename} holds Python objects besides tensors, so it is not '
-            'loaded (weights_only=True keeps files from elsewhere from '
-            'running code). Checkpoints of this project load as they are; '
-            'a full checkpoint of another mmengine run does not. If you '
-            'trust its source, keep only its weights:\n  python -c "import '
-            f"torch; c = torch.load('{filename}', weights_only=False); "
-            f"torch.save({{'state_dict': c.get('state_dict', c)}}, "
-            f"'weights.pth')\"\nand load weights.pth instead. Loader "
-            f'error: {err}') from err
+    checkpoint = load_checkpoint(filename, map_location)
+    problem = weight_mismatch(model, checkpoint, filename)
+    if problem:
+        raise ValueError(problem)
+    model.load_state_dict(checkpoint_state_dict(checkpoint), strict=True)
+    return checkpoint
 
 
 def to_weights_only_safe(obj: Any) -> Any:
@@ -152,3 +260,9 @@ def _map_container(obj: Any, convert: Callable) -> Any:
     if type(obj) in (list, tuple):
         return type(obj)(convert(value) for value in obj)
     return obj
+
+
+__all__ = [
+    'load_checkpoint', 'load_weights', 'weight_mismatch',
+    'checkpoint_state_dict', 'to_weights_only_safe', 'from_weights_only_safe'
+]

@@ -1,33 +1,64 @@
-"""A checkpoint hook whose checkpoints resume exactly and load weights-only."""
-import logging
-from typing import Dict, Optional
+"""A checkpoint hook that never loses a checkpoint and resumes exactly.
 
-from mmengine.dist import all_gather_object, get_dist_info
+mmengine 0.10.7's ``CheckpointHook`` deletes the oldest kept checkpoint and
+the previous best checkpoint *before* it writes the new one, and writes in
+place: a run killed while saving is left with no checkpoint, or with a
+truncated one. This hook overrides the two saving methods of
+``CheckpointHook`` (``_save_checkpoint_with_step`` and
+``_save_best_checkpoint``, private methods of mmengine; this module is the
+only place that relies on them) so that each save writes ``NAME.part``,
+renames it onto ``NAME``, updates ``last_checkpoint`` atomically, and only
+then deletes what is outdated. Tracked upstream in open-mmlab/mmengine
+(CheckpointHook removes old checkpoints before saving the new one); the
+overrides can go once mmengine saves in this order.
+"""
+import glob
+import logging
+import os
+import os.path as osp
+from typing import Dict, List, Optional
+
+from mmengine.dist import all_gather_object, get_dist_info, is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
-from .checkpoint import from_weights_only_safe, to_weights_only_safe
+from ..utils.io import PART_SUFFIX, atomic_write_text
+from .checkpoint import (from_weights_only_safe, load_checkpoint,
+                         to_weights_only_safe, weight_mismatch)
 from .random_state import capture_random_state, restore_random_state
 
 
 @HOOKS.register_module()
 class ResumableCheckpointHook(CheckpointHook):
-    """:class:`mmengine.hooks.CheckpointHook` for exact, safe resumption.
+    """:class:`mmengine.hooks.CheckpointHook` for safe saving and exact,
+    weights-only resumption.
 
-    On top of what ``CheckpointHook`` saves, every checkpoint holds the
-    random state (Python, numpy, torch and CUDA generators) of every rank
-    and the seed of the train sampler; training resumed from it restores
-    them, so it draws the same random numbers as an uninterrupted run.
-    Validation gets its own copy of the random state, so that evaluating
-    does not shift the training stream. The message hub and meta are stored
-    as plain data (see :func:`to_weights_only_safe`), so the checkpoint
-    loads with ``torch.load(weights_only=True)``, e.g. as the ``load_from``
-    of a later training stage.
+    Compared with ``CheckpointHook``:
 
-    Random states of dataloader worker processes cannot be saved; mmengine
-    seeds workers from the run's seed, so with ``persistent_workers=False``
-    they repeat the same way in a resumed run.
+    - **Nothing is lost on a kill.** A checkpoint is written to
+      ``NAME.part`` and renamed onto ``NAME``; ``last_checkpoint`` is
+      replaced atomically; only then are outdated checkpoints (beyond
+      ``max_keep_ckpts``) and the previous best checkpoint deleted. Stale
+      ``.part`` files of a killed save are removed when training resumes.
+    - **Best-score bookkeeping survives a kill.** On resume, a
+      ``best_*.pth`` written after the resumed checkpoint (the run was
+      killed between saving a new best and recording it) is found, its score
+      restored, and the older best it replaces deleted.
+    - **Exact resumption.** Every checkpoint holds the random state
+      (Python, numpy, torch and CUDA generators) of every rank and the seed
+      of the train sampler; training resumed from it restores them.
+      Validation gets its own copy of the random state, so evaluating does
+      not shift the training stream. Random states of dataloader worker
+      processes cannot be saved: with ``persistent_workers=False`` mmengine
+      reseeds them every epoch from the run's seed, so they repeat exactly.
+    - **Weights-only loadable.** The message hub and meta are stored as plain
+      data (:func:`to_weights_only_safe`), so every checkpoint loads with
+      ``torch.load(weights_only=True)``, the only way this project loads.
+    - **A checkpoint of another model is refused on resume** with a message
+      naming the mismatched keys and the run that wrote it (instead of a
+      crash inside the optimizer).
 
     Args:
         *args: Positional arguments of ``CheckpointHook``.
@@ -41,10 +72,14 @@ class ResumableCheckpointHook(CheckpointHook):
         self._state_before_val: Optional[Dict] = None
 
     def before_train(self, runner) -> None:
-        """Restore the random state when training resumes mid-schedule."""
+        """Recover from a killed save and restore the resumed random state."""
         super().before_train(runner)
         if runner.iter == 0 and runner.epoch == 0:
             return  # a fresh run, possibly with load_from weights
+        if is_main_process():
+            self._remove_partial_files()
+        if self.save_best:
+            self._adopt_unrecorded_best(runner)
         if self._resumed_state is None:
             print_log(
                 'The resumed checkpoint holds no random state (it was not '
@@ -74,7 +109,17 @@ class ResumableCheckpointHook(CheckpointHook):
             checkpoint[key] = to_weights_only_safe(checkpoint[key])
 
     def after_load_checkpoint(self, runner, checkpoint: Dict) -> None:
-        """Rebuild the message hub and keep the random state for resuming."""
+        """Check a resumed checkpoint fits, rebuild its message hub and keep
+        its random state."""
+        if runner.cfg.get('resume', False):
+            model = runner.model.module if is_model_wrapper(
+                runner.model) else runner.model
+            problem = weight_mismatch(model, checkpoint, 'to resume from')
+            if problem:
+                raise ValueError(
+                    f'{problem} --resume continues a training of the same '
+                    'config; to start a new training from these weights, '
+                    'drop --resume and set load_from.')
         if 'message_hub' in checkpoint:
             checkpoint['message_hub'] = from_weights_only_safe(
                 checkpoint['message_hub'])
@@ -83,11 +128,168 @@ class ResumableCheckpointHook(CheckpointHook):
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         # Every rank is here; only the main one writes the checkpoint.
         self._rank_states = all_gather_object(capture_random_state())
-        super()._save_checkpoint_with_step(runner, step, meta)
+        outdated = self._track_kept_checkpoint(runner, step)
+        ckpt_filename = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir,
+                                                     ckpt_filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        self._save_whole(
+            runner,
+            ckpt_filename,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler,
+            meta=meta,
+            by_epoch=self.by_epoch)
+        if not is_main_process():
+            return
+        atomic_write_text(
+            osp.join(runner.work_dir, 'last_checkpoint'),
+            self.last_ckpt,
+            overwrite=True)
+        for old_step in outdated:
+            self._remove(
+                self.file_backend.join_path(self.out_dir,
+                                            self.filename_tmpl.format(
+                                                old_step)))
+
+    def _track_kept_checkpoint(self, runner, step) -> List[int]:
+        """Record ``step`` as kept; return the steps to delete once saved."""
+        if self.max_keep_ckpts <= 0 or (self.keep_ckpt_ids
+                                        and self.keep_ckpt_ids[-1] == step):
+            return []
+        outdated = []
+        if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+            outdated.append(self.keep_ckpt_ids.popleft())
+        self.keep_ckpt_ids.append(step)
+        runner.message_hub.update_info('keep_ckpt_ids',
+                                       list(self.keep_ckpt_ids))
+        return outdated
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
+        if not self.save_best:
+            return
         self._rank_states = all_gather_object(capture_random_state())
-        super()._save_best_checkpoint(runner, metrics)
+        step = runner.epoch if self.by_epoch else runner.iter
+        step_name = 'epoch' if self.by_epoch else 'iter'
+        meta = dict(epoch=runner.epoch, iter=runner.iter)
+        if 'auto' in self.key_indicators:
+            self._init_rule(self.rules, [list(metrics.keys())[0]])
+        updated = False
+        for key_indicator, rule in zip(self.key_indicators, self.rules):
+            score_key, ckpt_key = self._best_keys(key_indicator)
+            best_score = runner.message_hub.get_info(
+                score_key, self.init_value_map[rule])
+            score = metrics[key_indicator]
+            if score is None or not self.is_better_than[key_indicator](
+                    score, best_score):
+                continue
+            updated = True
+            previous = self._best_path(key_indicator)
+            name = f'best_{key_indicator}_{self.filename_tmpl.format(step)}'
+            path = self.file_backend.join_path(self.out_dir,
+                                               name.replace('/', '_'))
+            self._set_best_path(key_indicator, path)
+            runner.message_hub.update_info(score_key, score)
+            runner.message_hub.update_info(ckpt_key, path)
+            self._save_whole(
+                runner,
+                osp.basename(path),
+                save_optimizer=False,
+                save_param_scheduler=False,
+                meta=meta,
+                by_epoch=False)
+            if is_main_process() and previous and previous != path:
+                self._remove(previous)
+            runner.logger.info(
+                f'The best checkpoint with {score:0.4f} {key_indicator} at '
+                f'{step} {step_name} is saved to {osp.basename(path)}.')
+        # Save the regular checkpoint again so that its message hub records
+        # the new best score and path (as CheckpointHook does).
+        if updated and self.last_ckpt is not None:
+            self._save_checkpoint_with_step(runner, step, meta)
+
+    def _best_keys(self, key_indicator: str):
+        if len(self.key_indicators) == 1:
+            return 'best_score', 'best_ckpt'
+        return f'best_score_{key_indicator}', f'best_ckpt_{key_indicator}'
+
+    def _best_path(self, key_indicator: str) -> Optional[str]:
+        if len(self.key_indicators) == 1:
+            return self.best_ckpt_path
+        return self.best_ckpt_path_dict.get(key_indicator)
+
+    def _set_best_path(self, key_indicator: str, path: str) -> None:
+        if len(self.key_indicators) == 1:
+            self.best_ckpt_path = path
+        else:
+            self.best_ckpt_path_dict[key_indicator] = path
+
+    def _save_whole(self, runner, filename: str, **kwargs) -> None:
+        """``runner.save_checkpoint`` into ``NAME.part``, renamed to NAME."""
+        if '://' in str(self.out_dir):  # a remote backend: no local rename
+            runner.save_checkpoint(
+                self.out_dir,
+                filename,
+                self.file_client_args,
+                backend_args=self.backend_args,
+                **kwargs,
+                **self.args)
+            return
+        runner.save_checkpoint(
+            self.out_dir,
+            filename + PART_SUFFIX,
+            self.file_client_args,
+            backend_args=self.backend_args,
+            **kwargs,
+            **self.args)
+        if is_main_process():
+            path = osp.join(self.out_dir, filename)
+            os.replace(path + PART_SUFFIX, path)
+
+    def _remove(self, path: str) -> None:
+        if self.file_backend.isfile(path):
+            self.file_backend.remove(path)
+        elif self.file_backend.isdir(path):  # deepspeed checkpoints
+            self.file_backend.rmtree(path)
+
+    def _remove_partial_files(self) -> None:
+        if '://' in str(self.out_dir):
+            return
+        for partial in glob.glob(osp.join(self.out_dir, '*' + PART_SUFFIX)):
+            print_log(f'Removing {partial}, left by a save that was killed.',
+                      logger='current')
+            os.remove(partial)
+
+    def _adopt_unrecorded_best(self, runner) -> None:
+        """Record a best checkpoint that a killed run saved but never
+        recorded in a regular checkpoint, and delete the older best."""
+        if '://' in str(self.out_dir):
+            return
+        for key_indicator in self.key_indicators:
+            score_key, ckpt_key = self._best_keys(key_indicator)
+            recorded = self._best_path(key_indicator)
+            pattern = f'best_{key_indicator}_*.pth'.replace('/', '_')
+            for path in sorted(glob.glob(osp.join(self.out_dir, pattern))):
+                if recorded and osp.abspath(path) == osp.abspath(recorded):
+                    continue
+                hub = from_weights_only_safe(
+                    load_checkpoint(path).get('message_hub', {}))
+                score = hub.get('runtime_info', {}).get(score_key)
+                best = runner.message_hub.get_info(score_key)
+                if score is None or (best is not None and
+                                     not self.is_better_than[key_indicator](
+                                         score, best)):
+                    continue
+                print_log(
+                    f'{osp.basename(path)} ({key_indicator} {score:.4f}) was '
+                    'saved before the run stopped but not recorded; it is the '
+                    'best checkpoint again.', logger='current')
+                runner.message_hub.update_info(score_key, score)
+                runner.message_hub.update_info(ckpt_key, path)
+                self._set_best_path(key_indicator, path)
+                if is_main_process() and recorded and osp.isfile(recorded):
+                    os.remove(recorded)
+                recorded = path
 
     @staticmethod
     def _restore(runner, state: Dict) -> None:

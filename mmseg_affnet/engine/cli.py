@@ -1,10 +1,10 @@
-"""What ``tools/train.py``, ``tools/test.py`` and ``tools/demo.py`` share."""
+"""Command-line arguments the tools share (train, test, demo)."""
 import argparse
 import os.path as osp
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
-from mmseg.registry import RUNNERS
+
+from ..apis.model import load_config
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +27,7 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
         help='job launcher (pytorch: started by torchrun)')
 
 
-def load_config(args: argparse.Namespace) -> Config:
+def config_from_args(args: argparse.Namespace) -> Config:
     """Read ``args.config`` and apply the arguments of
     :func:`add_runner_arguments` to it.
 
@@ -40,7 +40,7 @@ def load_config(args: argparse.Namespace) -> Config:
     Returns:
         Config: The config.
     """
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -50,16 +50,3 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     return cfg
-
-
-def build_runner(cfg: Config) -> Runner:
-    """Build the config's ``runner_type`` if it names one, else a Runner.
-
-    Args:
-        cfg (Config): A full training/testing config.
-
-    Returns:
-        Runner: The runner.
-    """
-    return RUNNERS.build(cfg) if 'runner_type' in cfg \
-        else Runner.from_cfg(cfg)

@@ -1,0 +1,114 @@
+"""Training and testing runs, as the tools and the demo start them."""
+import os
+import os.path as osp
+from typing import Optional
+
+from mmengine.config import Config
+from mmengine.runner import Runner
+from mmseg.registry import RUNNERS
+
+from ..datasets import check_dataset_layout
+from ..engine.checkpoint import load_weights
+from ..engine.runner import check_work_dir
+from ..utils.io import refuse_existing
+
+
+def build_runner(cfg: Config) -> Runner:
+    """Build the config's ``runner_type`` if it names one, else a Runner.
+
+    Args:
+        cfg (Config): A full training/testing config.
+
+    Returns:
+        Runner: The runner.
+    """
+    return RUNNERS.build(cfg) if 'runner_type' in cfg \
+        else Runner.from_cfg(cfg)
+
+
+def check_dataloaders(cfg: Config, *names: str) -> None:
+    """Check the dataset folders of ``cfg``'s dataloaders ``names``.
+
+    mmengine builds the datasets when the runner builds a loop, before any
+    hook runs, and a missing folder then ends in a bare listing error; this
+    names the folder, the expected layout and the tool that writes it.
+
+    Args:
+        cfg (Config): The config.
+        *names (str): Dataloader keys, e.g. ``'train_dataloader'``.
+    """
+    for name in names:
+        loader_cfg = cfg.get(name)
+        if loader_cfg:
+            check_dataset_layout(loader_cfg['dataset'], name)
+
+
+def run_training(cfg: Config) -> Runner:
+    """Train ``cfg`` after checking its work dir and data folders.
+
+    Args:
+        cfg (Config): A training config with ``work_dir`` and ``resume``
+            set (``load_from`` is what a resumed training continues from,
+            when named).
+
+    Returns:
+        Runner: The runner after training.
+
+    Raises:
+        FileExistsError: If the training would overwrite checkpoints
+            (:func:`mmseg_affnet.engine.check_work_dir`).
+    """
+    check_work_dir(cfg.work_dir, cfg.get('resume', False),
+                   cfg.get('load_from') if cfg.get('resume') else None)
+    check_dataloaders(cfg, 'train_dataloader', 'val_dataloader')
+    runner = build_runner(cfg)
+    runner.train()
+    return runner
+
+
+def run_test(cfg: Config,
+             checkpoint: str,
+             out_dir: Optional[str] = None,
+             show_dir: Optional[str] = None) -> dict:
+    """Evaluate (or format) the test split of ``cfg`` with ``checkpoint``.
+
+    The checkpoint is loaded strictly and weights-only
+    (:func:`mmseg_affnet.engine.load_weights`): a checkpoint of another
+    model is an error, not a randomly initialised head. Output folders that
+    already hold files are refused.
+
+    Args:
+        cfg (Config): A config with ``test_dataloader``, ``test_evaluator``
+            and ``work_dir``.
+        checkpoint (str): The checkpoint file.
+        out_dir (str, optional): Folder for the predicted label maps (PNG);
+            overrides ``test_evaluator.output_dir``. Default: None.
+        show_dir (str, optional): Folder for every test image painted with
+            its prediction. Default: None.
+
+    Returns:
+        dict: The metrics.
+    """
+    if out_dir is not None:
+        cfg.test_evaluator.output_dir = out_dir
+        cfg.test_evaluator.keep_results = True
+    if show_dir is not None:
+        if 'visualization' not in cfg.default_hooks:
+            raise ValueError('--show-dir needs default_hooks.visualization '
+                             "(dict(type='SegVisualizationHook')).")
+        cfg.default_hooks.visualization.draw = True
+        cfg.default_hooks.visualization.interval = 1  # every image
+        cfg.visualizer.save_dir = show_dir
+    outputs = [cfg.test_evaluator.get('output_dir'), show_dir]
+    refuse_existing(
+        [folder for folder in outputs if folder and _has_files(folder)],
+        'Pass an empty or new folder to --out / --show-dir.')
+    check_dataloaders(cfg, 'test_dataloader')
+    cfg.load_from, cfg.resume = None, False
+    runner = build_runner(cfg)
+    load_weights(runner.model, checkpoint)
+    return runner.test()
+
+
+def _has_files(folder: str) -> bool:
+    return osp.isdir(folder) and any(os.scandir(folder)) or osp.isfile(folder)

@@ -1,0 +1,138 @@
+"""Checks that run before training or testing starts, as a hook."""
+from typing import Iterator, Optional, Sequence
+
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmseg.registry import DATASETS, HOOKS
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..apis.model import check_head_channels
+from ..datasets import check_label_files
+
+MIN_BATCH_ONE_SIDE = 32
+
+
+@HOOKS.register_module()
+class PreflightCheckHook(Hook):
+    """Find model and data problems before the first iteration, not in it.
+
+    Before the run, the heads are checked against the backbone
+    (:func:`mmseg_affnet.apis.check_head_channels`). Before training:
+
+    - the decode head's ``num_classes`` must equal the number of classes of
+      the train dataset's ``METAINFO`` and the ``num_classes`` of every
+      ``CheckSegLabels`` step of the train and val pipelines, so that labels
+      and logits agree;
+    - every label map of the splits in ``label_splits`` (default: val) is
+      decoded and checked (:func:`mmseg_affnet.datasets.check_label_files`):
+      a val label holding label ids instead of train ids, a truncated file
+      or an image/label size mismatch is reported before the first epoch,
+      not at the first validation. The train split's labels are checked as
+      they are loaded (``CheckSegLabels`` in the pipeline), so the first
+      bad train file stops the first epoch with its name.
+
+    Before the first training iteration, a batch of one image of at most
+    32 pixels a side is refused when the model has batch norms: its 1/32
+    features are 1x1, and batch norm cannot compute statistics from one
+    value per channel.
+
+    Dataset folders are checked by the tools before the runner is built
+    (:func:`mmseg_affnet.datasets.check_dataset_layout`), since mmengine
+    builds the datasets before any hook runs.
+
+    Args:
+        label_splits (Sequence[str]): Dataloaders whose label maps are all
+            checked before training: any of ``'train'`` and ``'val'``.
+            Default: ('val', ).
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, label_splits: Sequence[str] = ('val', )):
+        unknown = set(label_splits) - {'train', 'val'}
+        if unknown:
+            raise ValueError(f'label_splits may hold "train" and "val", got '
+                             f'{sorted(unknown)}.')
+        self.label_splits = tuple(label_splits)
+        self._first_batch_pending = False
+
+    def before_run(self, runner) -> None:
+        """Check the heads against the backbone."""
+        check_head_channels(_unwrap(runner.model))
+
+    def before_train(self, runner) -> None:
+        """Check class counts, then the label maps of ``label_splits``."""
+        self._first_batch_pending = True
+        num_classes = _head_classes(runner)
+        if num_classes is None:
+            return
+        for split in ('train', 'val'):
+            loader_cfg = runner.cfg.get(f'{split}_dataloader')
+            if not loader_cfg:
+                continue
+            dataset_cfg = loader_cfg['dataset']
+            _check_class_counts(dataset_cfg, f'{split}_dataloader',
+                                num_classes)
+            if split in self.label_splits:
+                check_label_files(dataset_cfg, f'{split}_dataloader',
+                                  num_classes)
+
+
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch=None) -> None:
+        """Refuse a first batch too small for batch-norm statistics."""
+        if not self._first_batch_pending or not data_batch:
+            return
+        self._first_batch_pending = False
+        inputs = data_batch['inputs']
+        model = _unwrap(runner.model)
+        has_bn = any(isinstance(m, _BatchNorm) for m in model.modules())
+        side = min(min(x.shape[-2:]) for x in inputs)
+        if has_bn and len(inputs) == 1 and side <= MIN_BATCH_ONE_SIDE:
+            raise ValueError(
+                f'Training on batches of 1 image of {side} pixels (the '
+                'shorter side): the deepest features of a 32x-downsampling '
+                'network are then 1x1, and batch norm cannot compute '
+                'statistics from one value per channel. Use a batch of at '
+                f'least 2 (train_dataloader.batch_size) or inputs larger '
+                f'than {MIN_BATCH_ONE_SIDE} pixels.')
+
+
+def _unwrap(model):
+    return model.module if is_model_wrapper(model) else model
+
+
+def _head_classes(runner) -> Optional[int]:
+    head = getattr(_unwrap(runner.model), 'decode_head', None)
+    return getattr(head, 'num_classes', None)
+
+
+def _check_class_counts(dataset_cfg: dict, name: str,
+                        num_classes: int) -> None:
+    dataset_type = DATASETS.get(dataset_cfg.get('type', ''))
+    classes = (dataset_cfg.get('metainfo') or {}).get(
+        'classes', getattr(dataset_type, 'METAINFO', {}).get('classes'))
+    if classes is not None and len(classes) != num_classes:
+        raise ValueError(
+            f'model.decode_head.num_classes is {num_classes} but the '
+            f'{name} dataset ({dataset_cfg.get("type")}) has {len(classes)} '
+            'classes; set num_classes (head and losses) to the number of '
+            'classes of the dataset, or give the dataset a metainfo with '
+            'your classes.')
+    for step in _pipeline_steps(dataset_cfg.get('pipeline', [])):
+        if step.get('type') == 'CheckSegLabels' and step.get(
+                'num_classes', num_classes) != num_classes:
+            raise ValueError(
+                f'{name}: CheckSegLabels accepts labels below '
+                f'{step["num_classes"]} but model.decode_head.num_classes is '
+                f'{num_classes}; use the same num_classes in both.')
+
+
+def _pipeline_steps(pipeline) -> Iterator[dict]:
+    if isinstance(pipeline, dict):
+        yield pipeline
+        for value in pipeline.values():
+            yield from _pipeline_steps(value)
+    elif isinstance(pipeline, (list, tuple)):
+        for step in pipeline:
+            yield from _pipeline_steps(step)

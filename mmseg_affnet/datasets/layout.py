@@ -1,9 +1,9 @@
 """Check that a dataset folder has the layout mmseg's datasets read."""
 import inspect
-import os
 import os.path as osp
-from typing import Iterator
+from typing import Iterator, Optional, Tuple
 
+from mmengine.utils import scandir
 from mmseg.registry import DATASETS
 
 
@@ -25,23 +25,41 @@ def check_dataset_layout(dataset_cfg: dict, name: str = 'dataset') -> None:
         FileNotFoundError: If the image or label folder does not exist.
         ValueError: If there are no images, or images without label maps.
     """
-    for leaf_cfg in _leaf_datasets(dataset_cfg):
-        suffixes = _suffixes(leaf_cfg)
+    for leaf_cfg in leaf_datasets(dataset_cfg):
+        suffixes = dataset_suffixes(leaf_cfg)
         if suffixes is not None:
             _check_leaf(leaf_cfg, name, *suffixes)
 
 
-def _leaf_datasets(dataset_cfg: dict) -> Iterator[dict]:
+def leaf_datasets(dataset_cfg: dict) -> Iterator[dict]:
+    """Yield the datasets inside wrappers (``dataset=``, ``datasets=``).
+
+    Args:
+        dataset_cfg (dict): A dataset config, possibly a wrapper.
+
+    Yields:
+        dict: The config of each dataset that is not a wrapper.
+    """
     if 'datasets' in dataset_cfg:
         for sub_cfg in dataset_cfg['datasets']:
-            yield from _leaf_datasets(sub_cfg)
+            yield from leaf_datasets(sub_cfg)
     elif 'dataset' in dataset_cfg:
-        yield from _leaf_datasets(dataset_cfg['dataset'])
+        yield from leaf_datasets(dataset_cfg['dataset'])
     else:
         yield dataset_cfg
 
 
-def _suffixes(dataset_cfg: dict):
+def dataset_suffixes(dataset_cfg: dict) -> Optional[Tuple[str, str]]:
+    """``img_suffix`` and ``seg_map_suffix`` of a segmentation dataset.
+
+    Args:
+        dataset_cfg (dict): A dataset config that is not a wrapper.
+
+    Returns:
+        tuple[str, str] | None: The suffixes (the config's or the dataset
+        class's defaults), or None if the dataset type is unknown or takes
+        no such arguments.
+    """
     dataset_type = dataset_cfg.get('type')
     dataset_cls = DATASETS.get(dataset_type) if isinstance(
         dataset_type, str) else dataset_type
@@ -69,7 +87,7 @@ def _check_leaf(dataset_cfg: dict, name: str, img_suffix: str,
     if not images:
         raise ValueError(f'{name}: no *{img_suffix} images under '
                          f'{img_dir!r}.{layout}')
-    if dataset_cfg.get('ann_file') or not _loads_annotations(
+    if dataset_cfg.get('ann_file') or not loads_annotations(
             dataset_cfg.get('pipeline', [])):
         return
     if not osp.isdir(seg_dir):
@@ -91,18 +109,16 @@ def _check_leaf(dataset_cfg: dict, name: str, img_suffix: str,
 
 def _files_with_suffix(directory: str, suffix: str) -> Iterator[str]:
     """Yield paths relative to ``directory`` of the files ending in suffix."""
-    for root, _, files in os.walk(directory, followlinks=True):
-        for file_name in files:
-            if file_name.endswith(suffix):
-                yield osp.relpath(osp.join(root, file_name), directory)
+    yield from scandir(directory, suffix, recursive=True)
 
 
-def _loads_annotations(pipeline) -> bool:
+def loads_annotations(pipeline) -> bool:
+    """Whether a pipeline (or any nested part of it) has LoadAnnotations."""
     if isinstance(pipeline, dict):
         return pipeline.get('type') == 'LoadAnnotations' or any(
-            _loads_annotations(value) for value in pipeline.values())
+            loads_annotations(value) for value in pipeline.values())
     if isinstance(pipeline, (list, tuple)):
-        return any(_loads_annotations(step) for step in pipeline)
+        return any(loads_annotations(step) for step in pipeline)
     return False
 
 

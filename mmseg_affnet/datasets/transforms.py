@@ -6,18 +6,28 @@ from mmseg.registry import TRANSFORMS
 
 @TRANSFORMS.register_module()
 class CheckSegLabels(BaseTransform):
-    """Reject a label map with values other than class ids and ignore_index.
+    """Reject a label map of the wrong size or with values other than class
+    ids and ignore_index.
 
-    Put it right after ``LoadAnnotations``. A Cityscapes ``*_labelIds.png``
-    (ids up to 33) loaded in place of ``*_labelTrainIds.png`` would
-    otherwise train and evaluate on wrong classes without any error.
+    Put it right after ``LoadAnnotations``, in the training and the test
+    pipeline. A Cityscapes ``*_labelIds.png`` (ids up to 33) loaded in place
+    of ``*_labelTrainIds.png`` would otherwise train and evaluate on wrong
+    classes without any error, and a label of another size than its image
+    fails deep inside a crop or the metric with no file named.
+
+    The size is compared with ``ori_shape``, the image's size when it was
+    loaded (so a ``Resize`` before ``LoadAnnotations``, as in mmseg's test
+    pipelines, is fine). :func:`mmseg_affnet.datasets.check_label_files`
+    runs the same checks on every file before a run starts; this transform
+    guards files that change afterwards and pipelines run without it.
 
     Optional keys: ``gt_seg_map`` (a sample without labels, as in
-    ``mmseg.apis.inference_model``, passes through); ``seg_map_path`` names
-    the file in the error.
+    ``mmseg.apis.inference_model``, passes through); ``ori_shape``;
+    ``seg_map_path`` and ``img_path`` name the files in the error.
 
     Args:
-        num_classes (int): Valid labels are 0..num_classes-1. Default: 19.
+        num_classes (int): Valid labels are 0..num_classes-1; set it to the
+            decode head's ``num_classes``. Default: 19.
         ignore_index (int): The one other valid label. Default: 255.
     """
 
@@ -36,11 +46,21 @@ class CheckSegLabels(BaseTransform):
             dict: ``results``, unchanged.
 
         Raises:
-            ValueError: If the label map holds an invalid value.
+            ValueError: If the label map's size differs from its image's or
+                it holds an invalid value.
         """
         seg_map = results.get('gt_seg_map')
         if seg_map is None:
             return results
+        image_shape = results.get('ori_shape')
+        if image_shape is not None and tuple(seg_map.shape[:2]) != tuple(
+                image_shape[:2]):
+            raise ValueError(
+                f'Label map {results.get("seg_map_path")} is '
+                f'{seg_map.shape[0]}x{seg_map.shape[1]} (HxW) but its image '
+                f'{results.get("img_path")} is {image_shape[0]}x'
+                f'{image_shape[1]}: a label map must have the size of its '
+                'image. Check that they belong together.')
         invalid = ((seg_map < 0) | (seg_map >= self.num_classes)) & (
             seg_map != self.ignore_index)
         if invalid.any():
@@ -51,7 +71,9 @@ class CheckSegLabels(BaseTransform):
                 f'{self.ignore_index} (ignore). Cityscapes label maps must '
                 'hold train ids: use the *_gtFine_labelTrainIds.png files '
                 "that mmseg's tools/dataset_converters/cityscapes.py writes, "
-                'not *_gtFine_labelIds.png.')
+                'not *_gtFine_labelIds.png; for another dataset set '
+                'num_classes here and in the decode head to its number of '
+                'classes.')
         return results
 
     def __repr__(self) -> str:

@@ -1,26 +1,25 @@
-"""tools/infer.py: masks and overlays of a checkpoint's predictions."""
+"""mmseg_affnet.apis.infer (tools/infer.py): masks and overlays of a
+checkpoint's predictions."""
 import os
 import os.path as osp
-import pickle
-from argparse import Namespace
+import runpy
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine import Config
 from mmengine.logging import MessageHub
-from mmseg.apis import init_model
 from mmseg.datasets import CityscapesDataset
 
-from _tools import REPO_ROOT, load_tool
+from mmseg_affnet.apis import init_segmentor
+from mmseg_affnet.apis.infer import plan_jobs, segment_images
 from mmseg_affnet.datasets.transforms import CheckSegLabels
 from mmseg_affnet.engine import to_weights_only_safe
 
-CAR = 13  # a Cityscapes train id whose colour has distinct R, G and B
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CAR = CityscapesDataset.METAINFO['classes'].index('car')
 CITYSCAPES_PALETTE = np.array(CityscapesDataset.METAINFO['palette'])
-
-infer = load_tool('infer')
+NUM_CLASSES = len(CITYSCAPES_PALETTE)
 
 
 @pytest.fixture(scope='module')
@@ -37,33 +36,38 @@ def config(tmp_path_factory) -> str:
         "    dict(type='LoadImageFromFile'),\n"
         "    dict(type='Resize', scale=(128, 64), keep_ratio=True),\n"
         "    dict(type='LoadAnnotations'),\n"
-        "    dict(type='CheckSegLabels', num_classes=19),\n"
+        f"    dict(type='CheckSegLabels', num_classes={NUM_CLASSES}),\n"
         "    dict(type='PackSegInputs'),\n"
-        ']\n')
+        ']\n'
+        'test_dataloader = dict(dataset=dict(pipeline=test_pipeline))\n')
     return str(path)
 
 
 @pytest.fixture(scope='module')
 def state_dict(config) -> dict:
     """Random weights whose classifier predicts CAR everywhere."""
-    model = init_model(config, device='cpu')
+    model = init_segmentor(config)
     torch.nn.init.zeros_(model.decode_head.conv_seg.weight)
     with torch.no_grad():
         model.decode_head.conv_seg.bias.copy_(
-            torch.nn.functional.one_hot(torch.tensor(CAR), 19) * 10.0)
+            torch.nn.functional.one_hot(torch.tensor(CAR), NUM_CLASSES) *
+            10.0)
     return model.state_dict()
 
 
-def runner_checkpoint(state_dict: dict, safe_message_hub: bool) -> dict:
+def runner_checkpoint(state_dict: dict, safe_message_hub: bool,
+                      palette=None) -> dict:
     """What mmengine's Runner saves (message hub made plain by this project's
     checkpoint hook if ``safe_message_hub``)."""
     hub = MessageHub.get_instance('test_infer')
     hub.update_scalar('train/loss', np.float64(0.5))
     hub.update_info('iter', np.int64(3))
     message_hub = hub.state_dict()
+    dataset_meta = dict(CityscapesDataset.METAINFO)
+    if palette is not None:
+        dataset_meta['palette'] = palette
     return dict(
-        meta=dict(
-            dataset_meta=dict(CityscapesDataset.METAINFO), iter=3, seed=0),
+        meta=dict(dataset_meta=dataset_meta, iter=3, seed=0),
         state_dict=state_dict,
         message_hub=to_weights_only_safe(message_hub)
         if safe_message_hub else message_hub)
@@ -84,15 +88,28 @@ def write_image(path, height: int, width: int) -> np.ndarray:
     return cv2.imread(str(path))
 
 
-def test_writes_masks_and_overlays_and_skips_corrupt(tmp_path, config,
-                                                     state_dict, capsys):
-    checkpoint = save(tmp_path, runner_checkpoint(state_dict, False))
+def written_files(out) -> list:
+    return sorted(
+        osp.relpath(osp.join(root, name), out)
+        for root, _, names in os.walk(out) for name in names)
+
+
+def infer_main():
+    """``main`` of tools/infer.py, to test the command line itself."""
+    return runpy.run_path(osp.join(REPO_ROOT, 'tools', 'infer.py'),
+                          run_name='tool_infer')['main']
+
+
+def test_writes_masks_and_overlays_and_skips_unreadable(
+        tmp_path, config, state_dict, capsys):
+    checkpoint = save(tmp_path, runner_checkpoint(state_dict, True))
     single = write_image(tmp_path / 'in' / 'a.png', 37, 53)
     nested = write_image(tmp_path / 'folder' / 'sub' / 'b.jpg', 101, 67)
     (tmp_path / 'folder' / 'c.png').write_bytes(b'not an image')
+    (tmp_path / 'folder' / 'empty.jpg').write_bytes(b'')
     out = tmp_path / 'out'
 
-    status = infer.main([
+    status = infer_main()([
         config, checkpoint,
         str(tmp_path / 'in' / 'a.png'),
         str(tmp_path / 'folder'), '--out',
@@ -100,11 +117,13 @@ def test_writes_masks_and_overlays_and_skips_corrupt(tmp_path, config,
     ])
 
     assert status == 1
-    assert 'c.png' in capsys.readouterr().out
-    written = sorted(
-        osp.relpath(osp.join(root, name), out)
-        for root, _, names in os.walk(out) for name in names)
-    assert written == [
+    printed = capsys.readouterr().out
+    assert f'Skipped {tmp_path}/folder/c.png: the file is truncated or ' \
+        'not an image' in printed
+    assert f'Skipped {tmp_path}/folder/empty.jpg: the file is empty ' \
+        '(0 bytes)' in printed
+    assert 'Segmented 2 of 4 images' in printed
+    assert written_files(out) == [
         'a_mask.png', 'a_overlay.png', 'sub/b_mask.png', 'sub/b_overlay.png'
     ]
     car_bgr = CITYSCAPES_PALETTE[CAR][::-1]
@@ -117,60 +136,73 @@ def test_writes_masks_and_overlays_and_skips_corrupt(tmp_path, config,
         assert np.abs(overlay - expected).max() <= 1
 
 
-@pytest.mark.parametrize('kind', ['runner', 'project', 'state_dict_only'])
-def test_loads_checkpoints_weights_only(tmp_path, config, state_dict, kind):
-    content = dict(
-        runner=lambda: runner_checkpoint(state_dict, False),
-        project=lambda: runner_checkpoint(state_dict, True),
-        state_dict_only=lambda: state_dict)[kind]()
-    path = save(tmp_path, content)
-    if kind == 'runner':  # what the stand-ins are for
-        with pytest.raises(pickle.UnpicklingError):
-            torch.load(path, weights_only=True)
-
-    checkpoint = infer.load_checkpoint(path)
-
-    weights = checkpoint.get('state_dict', checkpoint)
-    assert weights.keys() == state_dict.keys()
-    assert all(torch.equal(weights[k], v) for k, v in state_dict.items())
-    palette = infer.dataset_palette(checkpoint, Config.fromfile(config), 19)
-    np.testing.assert_array_equal(palette, CITYSCAPES_PALETTE)
+def test_every_image_readable_is_status_0(tmp_path, config, state_dict):
+    checkpoint = save(tmp_path, state_dict)
+    write_image(tmp_path / 'a.png', 9, 11)
+    assert infer_main()([config, checkpoint, str(tmp_path / 'a.png'),
+                         '--out', str(tmp_path / 'out')]) == 0
 
 
-def test_refuses_checkpoint_with_other_objects(tmp_path):
-    path = save(tmp_path, dict(state_dict={}, meta=Namespace(x=1)))
-    with pytest.raises(RuntimeError, match='not loaded'):
-        infer.load_checkpoint(path)
+@pytest.mark.parametrize('kind', ['project', 'state_dict_only'])
+def test_palette_from_checkpoint_else_config(tmp_path, config, state_dict,
+                                             kind):
+    palette = [[i, 2 * i, 3 * i] for i in range(NUM_CLASSES)]
+    content = dict(project=runner_checkpoint(state_dict, True, palette),
+                   state_dict_only=state_dict)[kind]
+    write_image(tmp_path / 'a.png', 9, 11)
+    summary = segment_images(config, save(tmp_path, content),
+                             [str(tmp_path / 'a.png')], str(tmp_path / 'out'),
+                             'cpu', progress=False)
+    assert summary.skipped == [] and len(summary.segmented) == 1
+    mask = cv2.imread(summary.segmented[0].mask)
+    expected = palette[CAR] if kind == 'project' else CITYSCAPES_PALETTE[CAR]
+    assert (mask == np.array(expected)[::-1]).all()
+
+
+def test_refuses_checkpoint_with_python_objects(tmp_path, config,
+                                                state_dict):
+    """A raw mmengine Runner checkpoint (numpy values, HistoryBuffer objects
+    in its message hub) is not unpickled."""
+    write_image(tmp_path / 'a.png', 9, 11)
+    path = save(tmp_path, runner_checkpoint(state_dict, False))
+    with pytest.raises(ValueError, match='holds Python objects'):
+        segment_images(config, path, [str(tmp_path / 'a.png')],
+                       str(tmp_path / 'out'), 'cpu', progress=False)
+    assert not (tmp_path / 'out').exists()
 
 
 def test_checkpoint_of_another_model_is_an_error(tmp_path, config,
                                                  state_dict):
     weights = dict(state_dict)
     weights.pop('decode_head.conv_seg.bias')
-    with pytest.raises(ValueError, match='do not fit'):
-        infer.build_model(config, save(tmp_path, weights), 'cpu')
+    write_image(tmp_path / 'a.png', 9, 11)
+    with pytest.raises(ValueError, match='does not fit'):
+        segment_images(config, save(tmp_path, weights),
+                       [str(tmp_path / 'a.png')], str(tmp_path / 'out'),
+                       'cpu', progress=False)
 
 
 def test_missing_checkpoint_is_an_error_before_writing(tmp_path, config):
     write_image(tmp_path / 'a.png', 9, 11)
     out = tmp_path / 'out'
-    with pytest.raises(FileNotFoundError, match='missing.pth'):
-        infer.main([
-            config,
-            str(tmp_path / 'missing.pth'),
-            str(tmp_path / 'a.png'), '--out',
-            str(out)
-        ])
+    with pytest.raises(SystemExit, match=r'missing.pth does not exist') as \
+            error:
+        infer_main()([config, str(tmp_path / 'missing.pth'),
+                      str(tmp_path / 'a.png'), '--out', str(out)])
+    assert 'stage' not in str(error.value)
     assert not out.exists()
 
 
-def test_never_overwrites_existing_outputs(tmp_path):
+def test_never_overwrites_existing_outputs(tmp_path, config):
     write_image(tmp_path / 'a.png', 9, 11)
     out = tmp_path / 'out'
     out.mkdir()
     (out / 'a_overlay.png').write_bytes(b'keep me')
-    with pytest.raises(FileExistsError, match='a_overlay.png'):
-        infer.plan_jobs([str(tmp_path / 'a.png')], str(out))
+    # Refused before the (here missing) checkpoint is even looked at.
+    with pytest.raises(FileExistsError, match='a_overlay.png already exists'):
+        segment_images(config, str(tmp_path / 'missing.pth'),
+                       [str(tmp_path / 'a.png')], str(out), 'cpu',
+                       progress=False)
     assert (out / 'a_overlay.png').read_bytes() == b'keep me'
     assert not (out / 'a_mask.png').exists()
 
@@ -179,19 +211,27 @@ def test_two_inputs_with_one_output_name_are_an_error(tmp_path):
     write_image(tmp_path / 'x' / 'a.png', 9, 11)
     write_image(tmp_path / 'y' / 'a.jpg', 9, 11)
     with pytest.raises(FileExistsError, match='would both be written'):
-        infer.plan_jobs(
+        plan_jobs(
             [str(tmp_path / 'x' / 'a.png'),
              str(tmp_path / 'y' / 'a.jpg')], str(tmp_path / 'out'))
 
 
 def test_missing_input_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match='nowhere'):
-        infer.plan_jobs([str(tmp_path / 'nowhere')], str(tmp_path / 'out'))
+        plan_jobs([str(tmp_path / 'nowhere')], str(tmp_path / 'out'))
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(FileNotFoundError, match='No images'):
+        plan_jobs([str(tmp_path / 'empty')], str(tmp_path / 'out'))
+
+
+def test_opacity_outside_0_1_is_an_error(tmp_path, config):
+    with pytest.raises(ValueError, match='opacity must be in'):
+        segment_images(config, 'x.pth', [], str(tmp_path), opacity=1.5)
 
 
 def test_label_check_lets_unlabelled_images_through():
     """mmseg's inference drops LoadAnnotations but keeps CheckSegLabels."""
-    check = CheckSegLabels(num_classes=19)
+    check = CheckSegLabels(num_classes=NUM_CLASSES)
     sample = dict(img=np.zeros((4, 4, 3), np.uint8))
     assert check(sample) is sample
     with pytest.raises(ValueError, match='outside 0..18'):

@@ -1,9 +1,10 @@
 """High-level entry points: building models, runs, the demo flow."""
 from .demo import run_demo
+from .infer import segment_images
 from .model import check_head_channels, init_segmentor, load_config
 from .runs import build_runner, run_test, run_training
 
 __all__ = [
     'check_head_channels', 'init_segmentor', 'load_config', 'build_runner',
-    'run_training', 'run_test', 'run_demo'
+    'run_training', 'run_test', 'run_demo', 'segment_images'
 ]

@@ -1,0 +1,305 @@
+"""Segment image files with a trained model; write colour masks and overlays.
+
+For every input image ``NAME.ext``, :func:`segment_images` writes under
+``out_dir``:
+
+* ``NAME_mask.png``: the predicted classes in the dataset's palette, at the
+  input image's size;
+* ``NAME_overlay.png``: the image blended with that mask,
+  ``(1 - opacity) * image + opacity * mask``.
+
+Folders are searched recursively; their sub-folders are kept under
+``out_dir``. Nothing is overwritten: existing outputs (or two inputs that
+would write the same file) are refused before the model is loaded, and
+every file is written atomically. An image that cannot be read (an empty,
+truncated or non-image file) is skipped and reported; the others are still
+segmented.
+
+The model is built by :func:`mmseg_affnet.apis.init_segmentor` (weights-only,
+strict loading); mmseg's :class:`~mmseg.apis.MMSegInferencer` runs the
+config's test pipeline and the model, and mmseg's
+:class:`~mmseg.visualization.SegLocalVisualizer` draws the mask and overlay.
+The palette is the checkpoint's ``meta['dataset_meta']``, else the config's
+test dataset ``METAINFO``.
+
+Example:
+    >>> from mmseg_affnet.apis.infer import segment_images
+    >>> summary = segment_images('configs/affnet_cityscapes.py', 'best.pth',
+    ...                          ['street.jpg', 'demo/'], 'results')
+"""
+import os.path as osp
+from typing import List, NamedTuple, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+import torch.nn as nn
+from mmengine.config import Config, ConfigDict
+from mmengine.utils import ProgressBar, scandir
+from mmseg.apis import MMSegInferencer
+from mmseg.structures import SegDataSample
+from mmseg.visualization import SegLocalVisualizer
+
+from ..utils.io import atomic_write_bytes, refuse_existing
+from .model import init_segmentor, load_config
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+MASK_SUFFIX = '_mask.png'
+OVERLAY_SUFFIX = '_overlay.png'
+
+
+class Job(NamedTuple):
+    """One image to segment and the two files to write for it."""
+    image: str
+    mask: str
+    overlay: str
+
+
+class InferenceSummary(NamedTuple):
+    """What :func:`segment_images` did.
+
+    Attributes:
+        segmented (list[Job]): The images segmented, with their outputs.
+        skipped (list[tuple[str, str]]): Each image that could not be read,
+            and why.
+    """
+    segmented: List[Job]
+    skipped: List[Tuple[str, str]]
+
+
+def find_images(path: str) -> List[str]:
+    """Image files under a folder (recursively, sorted), or the file itself.
+
+    Args:
+        path (str): An image file or a folder.
+
+    Returns:
+        list[str]: Image paths relative to ``path`` for a folder, or
+        ``path``'s base name for a file.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist or a folder has no image.
+    """
+    if osp.isfile(path):
+        return [osp.basename(path)]
+    if not osp.isdir(path):
+        raise FileNotFoundError(f'No such image file or folder: {path}')
+    images = sorted(
+        scandir(path, IMAGE_SUFFIXES, recursive=True, case_sensitive=False))
+    if not images:
+        raise FileNotFoundError(
+            f'No images ({", ".join(IMAGE_SUFFIXES)}) found in folder {path}')
+    return images
+
+
+def plan_jobs(inputs: Sequence[str], out_dir: str) -> List[Job]:
+    """Pair every input image with its output files, refusing to overwrite.
+
+    Args:
+        inputs (Sequence[str]): Image files and folders.
+        out_dir (str): Output folder.
+
+    Returns:
+        list[Job]: One job per image, in input order.
+
+    Raises:
+        FileNotFoundError: An input does not exist or holds no image.
+        FileExistsError: An output file exists already, or two inputs would
+            write the same output file.
+    """
+    jobs, writers = [], {}
+    for path in inputs:
+        root = path if osp.isdir(path) else osp.dirname(path)
+        for name in find_images(path):
+            stem = osp.join(out_dir, osp.splitext(name)[0])
+            job = Job(osp.join(root, name), stem + MASK_SUFFIX,
+                      stem + OVERLAY_SUFFIX)
+            if job.mask in writers:
+                raise FileExistsError(
+                    f'{writers[job.mask]} and {job.image} would both be '
+                    f'written to {job.mask}; rename one or run them with '
+                    'different --out folders.')
+            writers[job.mask] = job.image
+            jobs.append(job)
+    refuse_existing([f for job in jobs for f in (job.mask, job.overlay)],
+                    'Outputs are never overwritten: choose another --out '
+                    'folder or move them away.')
+    return jobs
+
+
+def read_image(path: str) -> np.ndarray:
+    """Read an image file as BGR, with a clear error if it cannot be.
+
+    Args:
+        path (str): Image file.
+
+    Returns:
+        np.ndarray: (H, W, 3) uint8 BGR image.
+
+    Raises:
+        ValueError: The file is empty, truncated or not an image.
+    """
+    data = np.fromfile(path, np.uint8)
+    if data.size == 0:
+        raise ValueError('the file is empty (0 bytes)')
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError('the file is truncated or not an image')
+    return image
+
+
+class SegmentorInferencer(MMSegInferencer):
+    """mmseg's inferencer around a model built by :func:`init_segmentor`.
+
+    Only model building (the project's one weights-only, strict loader) and
+    the visualizer (one without storage backends, so that nothing is written
+    besides the requested files) differ from ``MMSegInferencer``; the test
+    pipeline (without ``LoadAnnotations``), collation and prediction are
+    mmseg's.
+
+    Args:
+        config (str | Config): Model config; ``mmseg::`` paths allowed.
+        checkpoint (str): Checkpoint file.
+        device (str, optional): Device; None picks CUDA if available.
+            Default: None.
+    """
+
+    def __init__(self,
+                 config,
+                 checkpoint: str,
+                 device: Optional[str] = None) -> None:
+        super().__init__(load_config(config), checkpoint, device=device)
+        self.show_progress = False
+
+    def _init_model(self, cfg: Config, weights: Optional[str],
+                    device: str = 'cpu') -> nn.Module:
+        model = init_segmentor(cfg, weights, device)
+        # EncoderDecoder.inference reads ``test_cfg.mode`` as an attribute;
+        # init_segmentor builds the model from plain dicts.
+        model.test_cfg = ConfigDict(model.test_cfg or {})
+        return model
+
+    def _init_visualizer(self, cfg: Config) -> SegLocalVisualizer:
+        name = f'{type(self).__name__}_{id(self)}'
+        return SegLocalVisualizer.get_instance(name)
+
+
+def dataset_palette(model: nn.Module) -> Tuple[List[str], np.ndarray]:
+    """Class names and RGB palette of the model's ``dataset_meta``.
+
+    Args:
+        model (nn.Module): A segmentor from :func:`init_segmentor`.
+
+    Returns:
+        tuple[list[str], np.ndarray]: The classes the model predicts and
+        their (num_classes, 3) uint8 RGB colours.
+
+    Raises:
+        ValueError: The palette does not give a colour to every class.
+    """
+    num_classes = model.decode_head.num_classes
+    meta = getattr(model, 'dataset_meta', None) or {}
+    palette = np.asarray(meta.get('palette'))
+    classes = list(meta.get('classes') or [])
+    colours_all = (palette.dtype != object and palette.ndim == 2
+                   and palette.shape[1] == 3 and len(palette) >= num_classes
+                   and len(classes) >= num_classes)
+    if not colours_all:
+        raise ValueError(
+            f'The dataset palette {palette.tolist()} and classes {classes} '
+            f'do not cover the {num_classes} classes the model predicts; '
+            'check that the config and checkpoint belong together.')
+    return classes[:num_classes], palette[:num_classes].astype(np.uint8)
+
+
+def draw_mask_and_overlay(visualizer: SegLocalVisualizer, image: np.ndarray,
+                          prediction: SegDataSample,
+                          opacity: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Colour mask and overlay of a prediction, by mmseg's visualizer.
+
+    Args:
+        visualizer (SegLocalVisualizer): With ``dataset_meta`` set.
+        image (np.ndarray): (H, W, 3) uint8 BGR image.
+        prediction (SegDataSample): Its prediction, ``pred_sem_seg`` of
+            shape (1, H, W).
+        opacity (float): Opacity of the mask in the overlay, in [0, 1].
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: The mask and the overlay, (H, W, 3)
+        uint8 BGR.
+    """
+    rgb = image[..., ::-1]
+    drawn = []
+    for alpha in (1.0, opacity):  # alpha 1: the mask alone
+        visualizer.alpha = alpha
+        visualizer.add_datasample('prediction', rgb, prediction,
+                                  draw_gt=False, with_labels=False)
+        drawn.append(visualizer.get_image()[..., ::-1])
+    return drawn[0], drawn[1]
+
+
+def _png(array: np.ndarray, path: str) -> bytes:
+    ok, encoded = cv2.imencode('.png', array)
+    if not ok:
+        raise ValueError(f'Could not encode {path} as PNG.')
+    return encoded.tobytes()
+
+
+def segment_images(config,
+                   checkpoint: str,
+                   inputs: Sequence[str],
+                   out_dir: str,
+                   device: Optional[str] = None,
+                   opacity: float = 0.5,
+                   progress: bool = True) -> InferenceSummary:
+    """Segment image files and folders; write masks and overlays.
+
+    Args:
+        config (str | Config): Model config; ``mmseg::`` paths allowed.
+        checkpoint (str): Checkpoint file, loaded weights-only and strictly.
+        inputs (Sequence[str]): Image files and folders (searched
+            recursively).
+        out_dir (str): Output folder, created if missing.
+        device (str, optional): Device; None picks CUDA if available.
+            Default: None.
+        opacity (float): Opacity of the mask in the overlay, in [0, 1].
+            Default: 0.5.
+        progress (bool): Show a progress bar. Default: True.
+
+    Returns:
+        InferenceSummary: The images segmented and those skipped (unreadable),
+        each with the reason.
+
+    Raises:
+        ValueError: ``opacity`` is outside [0, 1], the checkpoint does not
+            fit the config, or the palette does not cover the classes.
+        FileNotFoundError: The config, checkpoint or an input is missing.
+        FileExistsError: An output exists already (checked before the model
+            is loaded).
+    """
+    if not 0 <= opacity <= 1:
+        raise ValueError(f'opacity must be in [0, 1], got {opacity}.')
+    cfg = load_config(config)
+    jobs = plan_jobs(inputs, out_dir)
+    inferencer = SegmentorInferencer(cfg, checkpoint, device)
+    classes, palette = dataset_palette(inferencer.model)
+    visualizer = inferencer.visualizer
+    visualizer.dataset_meta = dict(classes=classes, palette=palette.tolist())
+    bar = ProgressBar(len(jobs)) if progress else None
+    segmented, skipped = [], []
+    for job in jobs:
+        try:
+            image = read_image(job.image)
+        except ValueError as err:
+            skipped.append((job.image, str(err)))
+        else:
+            prediction = inferencer(image, return_datasamples=True)
+            mask, overlay = draw_mask_and_overlay(visualizer, image,
+                                                  prediction, opacity)
+            atomic_write_bytes(job.mask, _png(mask, job.mask))
+            atomic_write_bytes(job.overlay, _png(overlay, job.overlay))
+            segmented.append(job)
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.file.write('\n')
+    return InferenceSummary(segmented, skipped)

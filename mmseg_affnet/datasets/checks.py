@@ -169,8 +169,8 @@ def _samples(dataset_cfg: dict) -> Tuple[List[Tuple[str, str]], np.ndarray]:
 
 
 def check_label_files(dataset_cfg: dict,
-                      name: str = 'dataset',
-                      num_classes: int = 19,
+                      name: str,
+                      num_classes: int,
                       ignore_index: int = 255,
                       nproc: Optional[int] = None,
                       progress: bool = True) -> int:
@@ -196,9 +196,9 @@ def check_label_files(dataset_cfg: dict,
     Args:
         dataset_cfg (dict): A dataset config, as in ``train_dataloader``.
         name (str): What to call the dataset in the error, e.g.
-            'val_dataloader'. Default: 'dataset'.
+            'val_dataloader'.
         num_classes (int): Classes the model predicts (the decode head's
-            ``num_classes``). Default: 19.
+            ``num_classes``).
         ignore_index (int): The label that is not trained on. Default: 255.
         nproc (int, optional): Worker processes; None: the CPU count, at
             most 8. Default: None.

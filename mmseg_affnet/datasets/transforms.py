@@ -27,11 +27,11 @@ class CheckSegLabels(BaseTransform):
 
     Args:
         num_classes (int): Valid labels are 0..num_classes-1; set it to the
-            decode head's ``num_classes``. Default: 19.
+            decode head's ``num_classes``.
         ignore_index (int): The one other valid label. Default: 255.
     """
 
-    def __init__(self, num_classes: int = 19, ignore_index: int = 255):
+    def __init__(self, num_classes: int, ignore_index: int = 255):
         super().__init__()
         self.num_classes = num_classes
         self.ignore_index = ignore_index

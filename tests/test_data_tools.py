@@ -426,6 +426,8 @@ def test_class_frequency_checks_the_output_before_counting(tmp_path,
     monkeypatch.setattr(class_frequency, 'count_label_folder', never)
     with pytest.raises(IsADirectoryError, match='is a folder; pass a file'):
         count(labels, labels)
+    with pytest.raises(IsADirectoryError, match='is a folder; pass a file'):
+        count(labels, f'{tmp_path}/missing/')
     (tmp_path / 'file').write_text('')
     with pytest.raises(NotADirectoryError, match='is a file, not a folder'):
         count(labels, tmp_path / 'file' / 'freq.json')

@@ -190,7 +190,7 @@ def check_output_file(out: str, overwrite: bool = False) -> None:
         PermissionError: If the folder of ``out`` cannot be written.
         FileExistsError: If ``out`` exists and ``overwrite`` is False.
     """
-    if osp.isdir(out):
+    if osp.isdir(out) or out.endswith((os.sep, '/')):
         raise IsADirectoryError(
             f'--out {out} is a folder; pass a file name such as '
             f'{osp.join(out, "class_frequency.json")}.')

@@ -143,8 +143,9 @@ def test_reduce_zero_label_and_label_map_are_applied():
 
 # ----------------------------------------------------- CheckSegLabels, live
 def load(pipeline, image, label):
-    return Compose([TRANSFORMS.build(t) for t in pipeline])(dict(img_path=image, seg_map_path=label,
-                                  reduce_zero_label=False, seg_fields=[]))
+    transforms = Compose([TRANSFORMS.build(step) for step in pipeline])
+    return transforms(dict(img_path=image, seg_map_path=label,
+                           reduce_zero_label=False, seg_fields=[]))
 
 
 @pytest.mark.parametrize('pipeline', [

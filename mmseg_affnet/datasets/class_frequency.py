@@ -23,7 +23,6 @@ import os.path as osp
 from functools import partial
 from typing import Dict, List, Optional, Sequence
 
-import cv2
 import numpy as np
 from mmengine.utils import scandir
 from mmseg.registry import DATASETS
@@ -32,6 +31,7 @@ from prettytable import PrettyTable
 from ..models.losses import load_class_frequencies, owfl_alpha_gamma
 from ..utils.io import atomic_write_text, refuse_existing
 from ._progress import map_with_progress
+from .checks import read_label_map
 
 DEFAULT_SUFFIX = '_gtFine_labelTrainIds.png'
 
@@ -75,19 +75,11 @@ def count_label_pixels(path: str,
             single-channel, or holds an id that is neither a class nor
             ``ignore_index``.
     """
-    label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if label is None:
-        size = osp.getsize(path) if osp.isfile(path) else None
-        raise ValueError(
-            f'{path} cannot be decoded: it is '
-            f'{"empty (0 bytes)" if size == 0 else "truncated or not an image"}'
-            '. Restore it (e.g. unpack or convert the labels again) or '
-            'remove it and its image.')
-    if label.ndim != 2:
-        raise ValueError(
-            f'{path} has {label.shape[2]} channels, not one: it is not a '
-            'label map of class ids (expected e.g. *_gtFine_labelTrainIds.png'
-            ', not the colour labels *_gtFine_color.png).')
+    try:
+        label = read_label_map(path)
+    except ValueError as err:
+        raise ValueError(f'{err} Restore it (unpack or convert the labels '
+                         'again) or move it away.') from err
     counts = np.bincount(label.ravel(),
                          minlength=max(num_classes, ignore_index + 1))
     counts[ignore_index] = 0

@@ -6,23 +6,32 @@ module from the paper's definitions (eqs. 4-6):
 ``gamma_i = floor(log10(f_i / min_j f_j))`` and the per-pixel loss
 ``-alpha_t (1 - p_t)^gamma_t ln p_t``, averaged over non-ignored pixels.
 """
+import copy
 import json
 import math
+from pathlib import Path
 from typing import List, Sequence, Tuple
 
 import pytest
 import torch
 import torch.nn as nn
+from mmengine import Config
+from mmengine.model import revert_sync_batchnorm
 from mmengine.structures import PixelData
+from mmseg.models.losses import CrossEntropyLoss
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import register_all_modules
 
 import mmseg_affnet  # noqa: F401  (registers the loss and the heads)
-from mmseg_affnet.models.losses import (ObjectWeightedFocalLoss,
+from mmseg_affnet.apis import load_config
+from mmseg_affnet.models.losses import (ClassWeightedCrossEntropyLoss,
+                                        ObjectWeightedFocalLoss,
+                                        enet_class_weights,
                                         load_class_frequencies,
-                                        owfl_alpha_gamma)
+                                        owfl_alpha_gamma,
+                                        use_ignore_safe_class_weighted_ce)
 from mmseg_affnet.models.losses.object_weighted_focal_loss import \
     CITYSCAPES_FREQUENCY_FILE
 
@@ -141,7 +150,7 @@ def test_gamma_of_exact_powers_of_ten(exponents, scale):
     (FREQS_4, PIXELS_4, (2, 2)),
 ])
 def test_loss_matches_hand_computation(freqs, pixels, shape):
-    loss_fn = ObjectWeightedFocalLoss(freqs, num_classes=len(freqs))
+    loss_fn = ObjectWeightedFocalLoss(freqs)
     logits, labels = pixels_to_tensors(pixels, *shape)
     loss = loss_fn(logits, labels, ignore_index=IGNORE)
     assert loss.shape == ()
@@ -150,7 +159,7 @@ def test_loss_matches_hand_computation(freqs, pixels, shape):
 
 
 def test_per_pixel_weight_matches_hand_computation():
-    loss_fn = ObjectWeightedFocalLoss(FREQS_3, num_classes=3)
+    loss_fn = ObjectWeightedFocalLoss(FREQS_3)
     logits, labels = pixels_to_tensors(PIXELS_3, 2, 3)
     weights = [2.0, 0.0, 0.5, 1.0, 3.0, 4.0]
     loss = loss_fn(
@@ -160,7 +169,7 @@ def test_per_pixel_weight_matches_hand_computation():
 
 
 def test_unit_weight_equals_no_weight():
-    loss_fn = ObjectWeightedFocalLoss(FREQS_3, num_classes=3)
+    loss_fn = ObjectWeightedFocalLoss(FREQS_3)
     logits, labels = random_problem()
     torch.testing.assert_close(
         loss_fn(logits, labels, weight=torch.ones(labels.shape)),
@@ -170,9 +179,9 @@ def test_unit_weight_equals_no_weight():
 def test_loss_weight_scales_loss_and_gradient():
     logits, labels = random_problem()
     loss, grad = loss_and_grad(
-        ObjectWeightedFocalLoss(FREQS_3, num_classes=3), logits, labels)
+        ObjectWeightedFocalLoss(FREQS_3), logits, labels)
     scaled_loss, scaled_grad = loss_and_grad(
-        ObjectWeightedFocalLoss(FREQS_3, num_classes=3, loss_weight=0.4),
+        ObjectWeightedFocalLoss(FREQS_3, loss_weight=0.4),
         logits, labels)
     torch.testing.assert_close(scaled_loss, 0.4 * loss)
     torch.testing.assert_close(scaled_grad, 0.4 * grad)
@@ -181,7 +190,7 @@ def test_loss_weight_scales_loss_and_gradient():
 # ------------------------------------------------------------ ignore_index --
 @pytest.mark.parametrize('ignore_index', [IGNORE, -1])
 def test_ignored_pixels_change_neither_loss_nor_gradient(ignore_index):
-    loss_fn = ObjectWeightedFocalLoss(FREQS_3, num_classes=3)
+    loss_fn = ObjectWeightedFocalLoss(FREQS_3)
     logits, labels = random_problem()
     labels[labels == IGNORE] = ignore_index
     ignored = labels == ignore_index
@@ -199,7 +208,7 @@ def test_ignored_pixels_change_neither_loss_nor_gradient(ignore_index):
 
 
 def test_ignored_pixels_do_not_count_in_the_mean():
-    loss_fn = ObjectWeightedFocalLoss(FREQS_3, num_classes=3)
+    loss_fn = ObjectWeightedFocalLoss(FREQS_3)
     logits, labels = pixels_to_tensors(PIXELS_3, 2, 3)
     valid_logits, valid_labels = pixels_to_tensors(PIXELS_3[:5], 1, 5)
     torch.testing.assert_close(
@@ -207,7 +216,7 @@ def test_ignored_pixels_do_not_count_in_the_mean():
 
 
 def test_all_ignored_gives_zero_and_finite_gradient():
-    loss_fn = ObjectWeightedFocalLoss(FREQS_3, num_classes=3)
+    loss_fn = ObjectWeightedFocalLoss(FREQS_3)
     logits, _ = random_problem()
     labels = torch.full((2, 4, 5), IGNORE)
     loss, grad = loss_and_grad(loss_fn, logits, labels)
@@ -245,7 +254,7 @@ def test_loss_under_cpu_autocast(dtype):
     conv = nn.Conv2d(4, 3, 1)
     features = torch.randn(2, 4, 4, 5)
     _, labels = random_problem()
-    loss_fn = ObjectWeightedFocalLoss(FREQS_3, num_classes=3)
+    loss_fn = ObjectWeightedFocalLoss(FREQS_3)
     with torch.autocast('cpu', dtype=dtype):
         try:
             logits = conv(features)
@@ -272,12 +281,12 @@ COUNTS = [700, 250, 50]
 def test_frequency_file_forms(tmp_path, content):
     path = tmp_path / 'freqs.json'
     path.write_text(json.dumps(content))
-    freqs = load_class_frequencies(str(path), num_classes=3)
+    freqs = load_class_frequencies(str(path))
     assert freqs.dtype == torch.float64
     torch.testing.assert_close(
         freqs, torch.tensor(COUNTS, dtype=torch.float64) / sum(COUNTS))
-    from_file = ObjectWeightedFocalLoss(str(path), num_classes=3)
-    from_list = ObjectWeightedFocalLoss(COUNTS, num_classes=3)
+    from_file = ObjectWeightedFocalLoss(str(path))
+    from_list = ObjectWeightedFocalLoss(COUNTS)
     torch.testing.assert_close(from_file.alpha, from_list.alpha)
     torch.testing.assert_close(from_file.gamma, from_list.gamma)
 
@@ -287,26 +296,65 @@ def test_frequency_file_forms(tmp_path, content):
                                    [0.5, float('inf'), 0.5]])
 def test_non_positive_or_non_finite_frequency_is_rejected(freqs):
     with pytest.raises(ValueError, match=r'classes \[1\]'):
-        ObjectWeightedFocalLoss(freqs, num_classes=3)
+        ObjectWeightedFocalLoss(freqs)
 
 
 @pytest.mark.parametrize('freqs', [[0.5, 0.5], [0.2, 0.3, 0.4, 0.1]])
 def test_wrong_number_of_classes_is_rejected(freqs):
-    with pytest.raises(ValueError, match='num_classes=3'):
-        ObjectWeightedFocalLoss(freqs, num_classes=3)
+    with pytest.raises(ValueError, match=rf'got {len(freqs)} values for '
+                       'num_classes=3'):
+        load_class_frequencies(freqs, num_classes=3)
 
 
 def test_wrong_number_of_classes_in_file_is_rejected(tmp_path):
     path = tmp_path / 'freqs.json'
     path.write_text(json.dumps({'pixel_counts': COUNTS}))
-    with pytest.raises(ValueError, match='num_classes=19'):
-        ObjectWeightedFocalLoss(str(path), num_classes=19)
+    with pytest.raises(ValueError, match='freqs.json: got 3 values for '
+                       'num_classes=19'):
+        load_class_frequencies(str(path), num_classes=19)
+
+
+def test_number_of_classes_is_the_length_of_the_list():
+    assert ObjectWeightedFocalLoss(FREQS_4).alpha.shape == (4, )
+    assert ObjectWeightedFocalLoss().alpha.shape == (19, )
+
+
+@pytest.mark.parametrize('entry,shown', [
+    (True, r'True \(bool\)'),
+    ('0.3', r"'0.3' \(str\)"),
+    (None, r'None \(NoneType\)'),
+    ([0.3, 0.2], r'\[0.3, 0.2\] \(list\)'),
+    ({'road': 3}, r"\{'road': 3\} \(dict\)"),
+])
+def test_entry_that_is_not_a_number_is_rejected(tmp_path, entry, shown):
+    """Booleans, strings, null and nested lists name the value and file."""
+    path = tmp_path / 'freqs.json'
+    path.write_text(json.dumps({'pixel_counts': [700, entry, 50]}))
+    with pytest.raises(
+            ValueError,
+            match=rf'freqs.json: entry 1 is {shown}; every entry must be a '
+            'number'):
+        ObjectWeightedFocalLoss(str(path))
+    with pytest.raises(ValueError, match=rf'given as a list: entry 1 is'):
+        ObjectWeightedFocalLoss([0.7, entry, 0.05])
+
+
+def test_all_booleans_are_rejected():
+    with pytest.raises(ValueError, match=r'entry 0 is True \(bool\)'):
+        ObjectWeightedFocalLoss([True] * 19)
+
+
+def test_empty_list_is_rejected(tmp_path):
+    path = tmp_path / 'empty.json'
+    path.write_text('[]')
+    with pytest.raises(ValueError, match='empty.json hold no values'):
+        ObjectWeightedFocalLoss(str(path))
 
 
 def test_missing_file_is_rejected(tmp_path):
     path = tmp_path / 'missing.json'
     with pytest.raises(ValueError, match='missing.json'):
-        ObjectWeightedFocalLoss(str(path), num_classes=3)
+        ObjectWeightedFocalLoss(str(path))
 
 
 @pytest.mark.parametrize('text', ['{"frequencies": [0.5,', 'not json', ''])
@@ -314,7 +362,7 @@ def test_malformed_json_is_rejected(tmp_path, text):
     path = tmp_path / 'broken.json'
     path.write_text(text)
     with pytest.raises(ValueError, match='broken.json'):
-        load_class_frequencies(str(path), num_classes=3)
+        load_class_frequencies(str(path))
 
 
 @pytest.mark.parametrize('content', [{'counts': COUNTS}, 'text', 3])
@@ -322,11 +370,11 @@ def test_json_without_a_frequency_list_is_rejected(tmp_path, content):
     path = tmp_path / 'other.json'
     path.write_text(json.dumps(content))
     with pytest.raises(ValueError, match='other.json'):
-        load_class_frequencies(str(path), num_classes=3)
+        load_class_frequencies(str(path))
 
 
 def test_logits_channel_mismatch_is_rejected():
-    loss_fn = ObjectWeightedFocalLoss(FREQS_3, num_classes=3)
+    loss_fn = ObjectWeightedFocalLoss(FREQS_3)
     logits, labels = random_problem(num_classes=4)
     labels[labels == 3] = 0
     with pytest.raises(ValueError, match='4 channels'):
@@ -336,12 +384,11 @@ def test_logits_channel_mismatch_is_rejected():
 @pytest.mark.parametrize('name', ['owfl', 'owfl_loss', 'Loss_owfl'])
 def test_loss_name_without_prefix_is_rejected(name):
     with pytest.raises(ValueError, match='loss_'):
-        ObjectWeightedFocalLoss(FREQS_3, num_classes=3, loss_name=name)
+        ObjectWeightedFocalLoss(FREQS_3, loss_name=name)
 
 
 def test_loss_name_is_reported():
-    loss_fn = ObjectWeightedFocalLoss(
-        FREQS_3, num_classes=3, loss_name='loss_focal')
+    loss_fn = ObjectWeightedFocalLoss(FREQS_3, loss_name='loss_focal')
     assert loss_fn.loss_name == 'loss_focal'
 
 
@@ -362,7 +409,7 @@ def test_default_cityscapes_frequencies():
 
 
 def test_loss_buffers_follow_the_module_but_stay_out_of_checkpoints():
-    loss_fn = ObjectWeightedFocalLoss(FREQS_3, num_classes=3)
+    loss_fn = ObjectWeightedFocalLoss(FREQS_3)
     assert loss_fn.state_dict() == {}
     assert loss_fn.double().alpha.dtype == torch.float64
 
@@ -394,8 +441,7 @@ def test_loss_through_decode_head_loss_by_feat():
             loss_decode=[
                 dict(
                     type='ObjectWeightedFocalLoss',
-                    class_frequencies=FREQS_3,
-                    num_classes=3),
+                    class_frequencies=FREQS_3),
                 dict(type='CrossEntropyLoss', loss_weight=0.5)
             ]))
     torch.manual_seed(0)
@@ -414,3 +460,268 @@ def test_loss_through_decode_head_loss_by_feat():
     (losses['loss_owfl'] + losses['loss_ce']).backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all()
                for p in head.parameters())
+
+
+# ---------------------------------------------------- reduction, avg_factor --
+def test_reduction_none_gives_per_pixel_loss_zero_where_ignored():
+    loss_fn = ObjectWeightedFocalLoss(FREQS_3, reduction='none')
+    logits, labels = pixels_to_tensors(PIXELS_3, 2, 3)
+    per_pixel = loss_fn(logits, labels)
+    assert per_pixel.shape == (1, 2, 3)
+    assert per_pixel.flatten()[-1].item() == 0.0
+    assert per_pixel.sum().item() / 5 == pytest.approx(
+        reference_loss(PIXELS_3, FREQS_3), rel=1e-5)
+
+
+def test_sum_and_avg_factor_follow_weight_reduce_loss():
+    loss_fn = ObjectWeightedFocalLoss(FREQS_3)
+    logits, labels = pixels_to_tensors(PIXELS_3, 2, 3)
+    mean = reference_loss(PIXELS_3, FREQS_3)
+    assert loss_fn(logits, labels, reduction_override='sum').item() == \
+        pytest.approx(5 * mean, rel=1e-5)
+    assert loss_fn(logits, labels, avg_factor=2.0).item() == \
+        pytest.approx(5 * mean / 2, rel=1e-5)
+    with pytest.raises(ValueError, match='avg_factor can not be used'):
+        loss_fn(logits, labels, avg_factor=2.0, reduction_override='sum')
+
+
+@pytest.mark.parametrize('reduction', ['average', 'Mean', ''])
+def test_unknown_reduction_is_rejected(reduction):
+    with pytest.raises(ValueError, match='reduction must be one of'):
+        ObjectWeightedFocalLoss(FREQS_3, reduction=reduction)
+    logits, labels = random_problem()
+    with pytest.raises(ValueError, match='reduction must be one of'):
+        ObjectWeightedFocalLoss(FREQS_3)(
+            logits, labels, reduction_override=reduction)
+
+
+def test_unknown_argument_is_not_swallowed():
+    logits, labels = random_problem()
+    with pytest.raises(TypeError, match='class_weight'):
+        ObjectWeightedFocalLoss(FREQS_3)(logits, labels, class_weight=[1.0])
+    with pytest.raises(TypeError, match='num_classes'):
+        ObjectWeightedFocalLoss(FREQS_3, num_classes=3)
+
+
+# ------------------------------------------------- eq. 3: OWFL + 0.5 * CE ---
+AFFNET_CONFIG = Path(__file__).resolve().parents[1] / 'configs' / \
+    'affnet_cityscapes.py'
+
+
+def test_eq3_terms_are_normalised_the_same_way_with_ignored_pixels():
+    """With equal frequencies OWFL is plain CE (alpha 1, gamma 0), so the
+    configured terms must be in the ratio 1 : 0.5 however many pixels are
+    ignored; mmseg's CE default (avg_non_ignore=False) would give less."""
+    loss_cfgs = copy.deepcopy(
+        Config.fromfile(str(AFFNET_CONFIG),
+                        import_custom_modules=False).model.decode_head
+        .loss_decode)
+    assert [cfg['type'] for cfg in loss_cfgs] == [
+        'ObjectWeightedFocalLoss', 'CrossEntropyLoss'
+    ]
+    loss_cfgs[0]['class_frequencies'] = [1.0] * 3
+    owfl, ce = (MODELS.build(cfg) for cfg in loss_cfgs)
+    logits, labels = pixels_to_tensors(PIXELS_3, 2, 3)  # 1 of 6 ignored
+    valid = [(scores, label) for scores, label in PIXELS_3
+             if label != IGNORE]
+    expected_ce = sum(
+        math.log(sum(math.exp(v) for v in scores)) - scores[label]
+        for scores, label in valid) / len(valid)
+    owfl_term = owfl(logits, labels, ignore_index=IGNORE)
+    ce_term = ce(logits, labels, ignore_index=IGNORE)
+    assert owfl_term.item() == pytest.approx(expected_ce, rel=1e-5)
+    assert ce_term.item() == pytest.approx(0.5 * expected_ce, rel=1e-5)
+
+
+# ------------------------------------------- class-weighted cross-entropy ---
+CLASS_WEIGHT_3 = [1.0, 2.0, 0.5]
+# Confident right, confident wrong, ignored, uncertain, confident right.
+PIXELS_WCE = [
+    ([30.0, -30.0, -30.0], 0),
+    ([30.0, -30.0, -30.0], 1),
+    ([-30.0, 30.0, -30.0], IGNORE),
+    ([0.0, 0.0, 0.0], 2),
+    ([-30.0, -30.0, 30.0], 2),
+    ([0.2, -0.4, 0.1], IGNORE),
+]
+
+
+def reference_weighted_ce(pixels, class_weight) -> float:
+    """PyTorch's weighted mean: sum w_y CE / sum w_y over labelled pixels."""
+    total, weights = 0.0, 0.0
+    for scores, label in pixels:
+        if label == IGNORE:
+            continue
+        top = max(scores)
+        log_sum = top + math.log(sum(math.exp(v - top) for v in scores))
+        total += class_weight[label] * (log_sum - scores[label])
+        weights += class_weight[label]
+    return total / weights
+
+
+def test_mmseg_class_weighted_ce_fails_on_ignored_pixels():
+    """The defect this package works around (mmseg 1.2.2): the average
+    looks up class_weight[255] before masking ignored pixels. If this test
+    fails, mmseg has fixed it and the workaround can go."""
+    logits, labels = pixels_to_tensors(PIXELS_WCE, 2, 3)
+    with pytest.raises(IndexError, match='255'):
+        CrossEntropyLoss(class_weight=CLASS_WEIGHT_3, avg_non_ignore=True)(
+            logits, labels, ignore_index=IGNORE)
+
+
+def test_class_weighted_ce_with_ignored_pixels_matches_hand_computation():
+    loss_fn = ClassWeightedCrossEntropyLoss(class_weight=CLASS_WEIGHT_3)
+    logits, labels = pixels_to_tensors(PIXELS_WCE, 2, 3)
+    loss, grad = loss_and_grad(loss_fn, logits, labels, ignore_index=IGNORE)
+    expected = reference_weighted_ce(PIXELS_WCE, CLASS_WEIGHT_3)
+    # (2 * 60 + 0.5 * ln 3) / (1 + 2 + 0.5 + 0.5)
+    assert expected == pytest.approx((120 + 0.5 * math.log(3)) / 4, rel=1e-6)
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    assert torch.isfinite(grad).all()
+    ignored = (labels == IGNORE).unsqueeze(1).expand_as(grad)
+    assert (grad[ignored] == 0).all()
+    torch.testing.assert_close(
+        loss,
+        torch.nn.functional.cross_entropy(
+            logits,
+            labels,
+            weight=torch.tensor(CLASS_WEIGHT_3),
+            ignore_index=IGNORE))
+
+
+def test_class_weighted_ce_equals_mmseg_without_ignored_pixels():
+    logits, labels = random_problem()
+    labels[labels == IGNORE] = 1
+    ours = ClassWeightedCrossEntropyLoss(class_weight=CLASS_WEIGHT_3)
+    mmseg = CrossEntropyLoss(class_weight=CLASS_WEIGHT_3)
+    torch.testing.assert_close(ours(logits, labels), mmseg(logits, labels))
+
+
+def test_class_weighted_ce_all_ignored_is_zero():
+    logits, _ = random_problem()
+    labels = torch.full((2, 4, 5), IGNORE)
+    loss, grad = loss_and_grad(
+        ClassWeightedCrossEntropyLoss(class_weight=CLASS_WEIGHT_3), logits,
+        labels)
+    assert loss.item() == 0.0
+    assert torch.isfinite(grad).all()
+
+
+def test_enet_weights_from_owfl_frequencies():
+    """WCEL's default weights: 1 / ln(1.02 + f_i), f_i OWFL's frequencies."""
+    counts = json.loads(Path(CITYSCAPES_FREQUENCY_FILE).read_text())[
+        'pixel_counts']
+    expected = [1 / math.log(1.02 + c / sum(counts)) for c in counts]
+    loss_fn = ClassWeightedCrossEntropyLoss()
+    assert loss_fn.class_weight == pytest.approx(expected, rel=1e-9)
+    torch.testing.assert_close(
+        enet_class_weights(load_class_frequencies(COUNTS)),
+        torch.tensor([1 / math.log(1.02 + c / 1000) for c in COUNTS],
+                     dtype=torch.float64))
+    owfl = ObjectWeightedFocalLoss()
+    torch.testing.assert_close(
+        torch.tensor(expected) / max(expected), owfl.alpha)
+
+
+def test_class_weighted_ce_rejects_wrong_number_of_weights():
+    logits, labels = random_problem(num_classes=4)
+    labels[labels == 3] = 0
+    with pytest.raises(ValueError, match='3 class weights but the scores '
+                       'have 4 channels'):
+        ClassWeightedCrossEntropyLoss(class_weight=CLASS_WEIGHT_3)(logits,
+                                                                   labels)
+
+
+def test_class_weighted_ce_rejects_bad_frequencies():
+    with pytest.raises(ValueError, match=r"entry 1 is 'x' \(str\)"):
+        ClassWeightedCrossEntropyLoss(class_frequencies=[1.0, 'x', 2.0])
+
+
+# ------------------------- the fix for mmseg zoo configs with class_weight ---
+def test_rewrite_swaps_only_class_weighted_softmax_ce():
+    model = dict(
+        decode_head=dict(loss_decode=[
+            dict(
+                type='CrossEntropyLoss',
+                use_sigmoid=False,
+                class_weight=CLASS_WEIGHT_3,
+                avg_non_ignore=False,
+                loss_weight=0.4),
+            dict(type='CrossEntropyLoss', loss_weight=1.0),
+            dict(type='OhemCrossEntropy', class_weight=CLASS_WEIGHT_3),
+        ]),
+        auxiliary_head=[
+            dict(
+                loss_decode=dict(
+                    type='mmseg.CrossEntropyLoss',
+                    class_weight=CLASS_WEIGHT_3)),
+            dict(
+                loss_decode=dict(
+                    type='CrossEntropyLoss',
+                    use_sigmoid=True,
+                    class_weight=CLASS_WEIGHT_3))
+        ])
+    original = copy.deepcopy(model)
+    rewritten = use_ignore_safe_class_weighted_ce(model)
+    assert model == original
+    losses = rewritten['decode_head']['loss_decode']
+    assert losses[0] == dict(
+        type='ClassWeightedCrossEntropyLoss',
+        class_weight=CLASS_WEIGHT_3,
+        loss_weight=0.4)
+    assert losses[1:] == original['decode_head']['loss_decode'][1:]
+    assert rewritten['auxiliary_head'][0]['loss_decode']['type'] == \
+        'mmseg.ClassWeightedCrossEntropyLoss'
+    assert rewritten['auxiliary_head'][1] == original['auxiliary_head'][1]
+    MODELS.build(losses[0])
+
+
+def zoo_batch(model: nn.Module, batch_size: int, height: int, width: int,
+              edges: bool):
+    """Random images and labels with an ignored band, through the model's
+    data preprocessor; ``edges`` adds PIDNet's boundary map."""
+    generator = torch.Generator().manual_seed(0)
+    samples = []
+    for _ in range(batch_size):
+        labels = torch.randint(0, 19, (1, height, width), generator=generator)
+        labels[:, :, :8] = IGNORE
+        sample = SegDataSample(
+            metainfo=dict(
+                img_shape=(height, width),
+                ori_shape=(height, width),
+                pad_shape=(height, width)))
+        sample.gt_sem_seg = PixelData(data=labels)
+        if edges:
+            edge = torch.zeros_like(labels)
+            edge[:, :, ::7] = 1
+            sample.gt_edge_map = PixelData(data=edge)
+        samples.append(sample)
+    images = [
+        torch.randint(0, 256, (3, height, width), generator=generator).byte()
+        for _ in range(batch_size)
+    ]
+    return model.data_preprocessor(
+        dict(inputs=images, data_samples=samples), training=True)
+
+
+@pytest.mark.parametrize('config,edges', [
+    ('mmseg::cgnet/cgnet_fcn_4xb8-60k_cityscapes-512x1024.py', False),
+    ('mmseg::pidnet/pidnet-s_2xb6-120k_1024x1024-cityscapes.py', True),
+])
+def test_zoo_model_with_class_weight_trains_a_step_on_ignored_pixels(
+        config, edges):
+    model_cfg = load_config(config).model
+    model_cfg.backbone.pop('init_cfg', None)  # no pretrained download
+    model_cfg.data_preprocessor.size = (64, 128)
+    model = revert_sync_batchnorm(
+        MODELS.build(use_ignore_safe_class_weighted_ce(model_cfg)))
+    assert any(
+        isinstance(m, ClassWeightedCrossEntropyLoss) for m in model.modules())
+    model.train()
+    data = zoo_batch(model, 2, 64, 128, edges)
+    losses = model(**data, mode='loss')
+    total, _ = model.parse_losses(losses)
+    assert torch.isfinite(total) and total > 0
+    total.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)

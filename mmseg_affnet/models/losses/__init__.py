@@ -1,7 +1,14 @@
-from .object_weighted_focal_loss import (ObjectWeightedFocalLoss,
+from .class_weighted_cross_entropy_loss import (
+    ClassWeightedCrossEntropyLoss, use_ignore_safe_class_weighted_ce)
+from .object_weighted_focal_loss import (CITYSCAPES_FREQUENCY_FILE,
+                                         ObjectWeightedFocalLoss,
+                                         enet_class_weights,
                                          load_class_frequencies,
                                          owfl_alpha_gamma)
 
 __all__ = [
-    'ObjectWeightedFocalLoss', 'load_class_frequencies', 'owfl_alpha_gamma'
+    'CITYSCAPES_FREQUENCY_FILE', 'ClassWeightedCrossEntropyLoss',
+    'ObjectWeightedFocalLoss', 'enet_class_weights',
+    'load_class_frequencies', 'owfl_alpha_gamma',
+    'use_ignore_safe_class_weighted_ce'
 ]

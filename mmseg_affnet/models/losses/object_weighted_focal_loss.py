@@ -1,60 +1,84 @@
 """Object-weighted focal loss (OWFL) of AFFNet (Kuang et al., Sec. III.C)."""
 import json
 import math
+import numbers
 import os.path as osp
-from typing import Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmseg.models.losses.utils import weight_reduce_loss
 from mmseg.registry import MODELS
 
 CITYSCAPES_FREQUENCY_FILE = osp.join(
     osp.dirname(__file__), 'cityscapes_class_frequency.json')
 FrequencySource = Union[str, Sequence[float]]
+REDUCTIONS = ('none', 'mean', 'sum')
 
 
 def load_class_frequencies(source: FrequencySource,
-                           num_classes: int) -> torch.Tensor:
+                           num_classes: Optional[int] = None) -> torch.Tensor:
     """Read per-class pixel frequencies and normalise them to sum to one.
 
     Args:
         source (str | Sequence[float]): A list of per-class frequencies (or
             pixel counts), or the path of a JSON file holding either a list
             or a dict with a ``frequencies`` or ``pixel_counts`` list (the
-            format written by ``tools/class_frequency.py``).
-        num_classes (int): Number of classes the list must have.
+            format written by ``tools/class_frequency.py``). Every entry must
+            be a real number (not a boolean, string, null or list).
+        num_classes (int, optional): Number of classes the list must have;
+            ``None`` accepts any non-empty list. Default: None.
 
     Returns:
-        Tensor: Frequencies of shape (num_classes, ), float64, summing to 1.
+        Tensor: Frequencies of shape (C, ), float64, summing to 1.
 
     Raises:
-        ValueError: If the file is missing or malformed, the number of
-            classes differs, or a frequency is zero, negative or not finite.
+        ValueError: If the file is missing or malformed, an entry is not a
+            number, the number of classes differs, or a frequency is zero,
+            negative or not finite.
     """
-    values = _read_frequency_file(source) if isinstance(source, str) \
-        else source
-    freqs = torch.as_tensor(list(values), dtype=torch.float64)
-    if freqs.ndim != 1 or freqs.numel() != num_classes:
+    if isinstance(source, str):
+        where = f'in {source}'
+        values = _read_frequency_file(source)
+    else:
+        where = 'given as a list'
+        values = list(source)
+    for index, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(
+                f'Class frequencies {where}: entry {index} is {value!r} '
+                f'({type(value).__name__}); every entry must be a number (a '
+                'pixel count or frequency of one class). Recompute them '
+                'with tools/class_frequency.py.')
+    if not values:
         raise ValueError(
-            f'OWFL needs one frequency per class: got {freqs.numel()} values '
-            f'for num_classes={num_classes}. Recompute them on your label '
-            'folder with tools/class_frequency.py.')
-    if not torch.isfinite(freqs).all() or (freqs <= 0).any():
-        bad = [i for i, f in enumerate(freqs.tolist())
-               if not math.isfinite(f) or f <= 0]
+            f'Class frequencies {where} hold no values; give one frequency '
+            'per class (tools/class_frequency.py writes them).')
+    if num_classes is not None and len(values) != num_classes:
         raise ValueError(
-            f'OWFL class frequencies must be positive and finite; classes '
-            f'{bad} have {[freqs[i].item() for i in bad]}. A class that never '
-            'occurs has no defined weight: drop it from the label set or '
-            'give it a small positive frequency.')
+            f'Class frequencies {where}: got {len(values)} values for '
+            f'num_classes={num_classes}; one frequency per class is needed. '
+            'Recompute them on your label folder with '
+            'tools/class_frequency.py.')
+    freqs = torch.tensor([float(v) for v in values], dtype=torch.float64)
+    bad = [
+        i for i, f in enumerate(freqs.tolist())
+        if not math.isfinite(f) or f <= 0
+    ]
+    if bad:
+        raise ValueError(
+            f'Class frequencies {where} must be positive and finite; '
+            f'classes {bad} have {[freqs[i].item() for i in bad]}. A class '
+            'that never occurs has no defined weight: drop it from the '
+            'label set or give it a small positive frequency.')
     return freqs / freqs.sum()
 
 
-def _read_frequency_file(path: str) -> Sequence[float]:
+def _read_frequency_file(path: str) -> list:
     if not osp.isfile(path):
         raise ValueError(
-            f'OWFL class-frequency file not found: {path}. Write one with '
+            f'Class-frequency file not found: {path}. Write one with '
             '`python tools/class_frequency.py LABEL_DIR --out FILE.json` or '
             'pass the frequencies as a list.')
     with open(path) as f:
@@ -62,14 +86,31 @@ def _read_frequency_file(path: str) -> Sequence[float]:
             content = json.load(f)
         except json.JSONDecodeError as err:
             raise ValueError(
-                f'OWFL class-frequency file {path} is not valid JSON: {err}')
+                f'Class-frequency file {path} is not valid JSON: {err}')
     if isinstance(content, dict):
         content = content.get('frequencies', content.get('pixel_counts'))
     if not isinstance(content, list):
         raise ValueError(
-            f'OWFL class-frequency file {path} must hold a list, or a dict '
+            f'Class-frequency file {path} must hold a list, or a dict '
             'with a "frequencies" or "pixel_counts" list.')
     return content
+
+
+def enet_class_weights(freqs: torch.Tensor, c: float = 1.02) -> torch.Tensor:
+    """ENet's class weights ``omega_i = 1 / ln(c + f_i)`` (OWFL's eq. 4).
+
+    Args:
+        freqs (Tensor): Normalised class frequencies, shape (C, ), as
+            returned by :func:`load_class_frequencies`.
+        c (float): Must exceed 1 so that every ``ln(c + f_i)`` is positive.
+            Default: 1.02 (ENet's and the paper's).
+
+    Returns:
+        Tensor: Weights of shape (C, ), same dtype as ``freqs``.
+    """
+    if c <= 1:
+        raise ValueError(f'The class-weight constant c must be > 1, got {c}.')
+    return 1.0 / torch.log(freqs + c)
 
 
 def owfl_alpha_gamma(freqs: torch.Tensor,
@@ -89,13 +130,24 @@ def owfl_alpha_gamma(freqs: torch.Tensor,
         tuple[Tensor, Tensor]: ``alpha`` (C, ) in (0, 1] and integer-valued
         ``gamma`` (C, ), both float32.
     """
-    if c <= 1:
-        raise ValueError(f'OWFL constant c must be > 1, got {c}.')
-    omega = 1.0 / torch.log(freqs + c)
+    omega = enet_class_weights(freqs, c)
     alpha = omega / omega.max()
     # A tiny tolerance keeps exact powers of ten (ratio 10.0) at their order.
     gamma = torch.floor(torch.log10(freqs / freqs.min()) + 1e-9)
     return alpha.float(), gamma.float()
+
+
+def check_reduction(reduction: Optional[str], allow_none: bool) -> None:
+    """Raise a ValueError unless ``reduction`` is one of :data:`REDUCTIONS`.
+
+    Args:
+        reduction (str | None): The value to check.
+        allow_none (bool): Whether ``None`` (no override) is allowed.
+    """
+    if reduction in REDUCTIONS or (allow_none and reduction is None):
+        return
+    raise ValueError(
+        f'reduction must be one of {REDUCTIONS}, got {reduction!r}.')
 
 
 @MODELS.register_module()
@@ -105,26 +157,29 @@ class ObjectWeightedFocalLoss(nn.Module):
     Frequent classes get a small ``alpha`` and a large ``gamma`` so their easy
     pixels are down-weighted; rare classes keep weight 1 and plain
     cross-entropy (``gamma = 0``). AFFNet trains with OWFL + 0.5 * CE (eq. 3).
+    The number of classes is the length of the frequency list.
 
     Args:
         class_frequencies (str | Sequence[float]): Per-class pixel frequencies
             or counts, or a JSON file of them. Default: Cityscapes train split
             (``cityscapes_class_frequency.json`` beside this module).
-        num_classes (int): Number of classes. Default: 19.
         c (float): Smoothing constant of eq. 4. Default: 1.02.
+        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``. ``'mean'``
+            averages over the pixels whose label is not ignored.
+            Default: 'mean'.
         loss_weight (float): Multiplier of the loss. Default: 1.0.
         loss_name (str): Name under which the loss is logged; must start with
             ``loss_``. Default: 'loss_owfl'.
 
     Attributes:
-        alpha (Tensor): Per-class balance factors, shape (num_classes, ).
-        gamma (Tensor): Per-class focusing exponents, shape (num_classes, ).
+        alpha (Tensor): Per-class balance factors, shape (C, ).
+        gamma (Tensor): Per-class focusing exponents, shape (C, ).
     """
 
     def __init__(self,
                  class_frequencies: FrequencySource = CITYSCAPES_FREQUENCY_FILE,
-                 num_classes: int = 19,
                  c: float = 1.02,
+                 reduction: str = 'mean',
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_owfl'):
         super().__init__()
@@ -132,35 +187,47 @@ class ObjectWeightedFocalLoss(nn.Module):
             raise ValueError(
                 f'loss_name must start with "loss_" to be back-propagated, '
                 f'got {loss_name!r}.')
+        check_reduction(reduction, allow_none=False)
         alpha, gamma = owfl_alpha_gamma(
-            load_class_frequencies(class_frequencies, num_classes), c)
+            load_class_frequencies(class_frequencies), c)
         self.register_buffer('alpha', alpha, persistent=False)
         self.register_buffer('gamma', gamma, persistent=False)
+        self.reduction = reduction
         self.loss_weight = loss_weight
         self._loss_name = loss_name
 
     def forward(self,
                 seg_logits: torch.Tensor,
                 seg_label: torch.Tensor,
-                weight: torch.Tensor = None,
+                weight: Optional[torch.Tensor] = None,
                 ignore_index: int = 255,
-                **kwargs) -> torch.Tensor:
-        """Mean OWFL over the pixels whose label is not ``ignore_index``.
+                avg_factor: Optional[float] = None,
+                reduction_override: Optional[str] = None) -> torch.Tensor:
+        """OWFL of every pixel, reduced with mmseg's ``weight_reduce_loss``.
 
         Args:
             seg_logits (Tensor): Class scores, shape (N, C, H, W).
             seg_label (Tensor): Integer labels, shape (N, H, W).
             weight (Tensor, optional): Per-pixel weights, shape (N, H, W).
             ignore_index (int): Label that contributes nothing. Default: 255.
+            avg_factor (float, optional): Divisor of the ``'mean'``
+                reduction. Default: the number of pixels not ignored.
+            reduction_override (str, optional): Replaces ``reduction`` for
+                this call.
 
         Returns:
-            Tensor: Scalar loss (0 when every pixel is ignored).
+            Tensor: Scalar loss (0 when every pixel is ignored), or the
+            per-pixel loss of shape (N, H, W) (0 at ignored pixels) for
+            ``'none'``.
         """
+        check_reduction(reduction_override, allow_none=True)
+        reduction = reduction_override or self.reduction
         if seg_logits.shape[1] != self.alpha.numel():
             raise ValueError(
-                f'OWFL was built for {self.alpha.numel()} classes but the '
-                f'logits have {seg_logits.shape[1]} channels; set num_classes '
-                'and class_frequencies to match the head.')
+                f'OWFL was built for {self.alpha.numel()} classes (its '
+                f'class_frequencies) but the logits have '
+                f'{seg_logits.shape[1]} channels; give class_frequencies one '
+                'entry per class of the head.')
         valid = seg_label != ignore_index
         target = torch.where(valid, seg_label, torch.zeros_like(seg_label))
         # Log-softmax in fp32 keeps ln p finite under fp16 autocast.
@@ -171,11 +238,13 @@ class ObjectWeightedFocalLoss(nn.Module):
         # (1 - p)^gamma with gamma = 0 must be 1 even when p == 1.
         modulator = torch.where(gamma > 0, (1 - p_true).clamp(min=0) ** gamma,
                                 torch.ones_like(p_true))
-        loss = -alpha * modulator * log_p_true
+        loss = -alpha * modulator * log_p_true * valid
+        if avg_factor is None and reduction == 'mean':
+            avg_factor = valid.sum()
         if weight is not None:
-            loss = loss * weight
-        loss = loss * valid
-        return self.loss_weight * loss.sum() / valid.sum().clamp(min=1)
+            weight = weight.float()
+        return self.loss_weight * weight_reduce_loss(
+            loss, weight=weight, reduction=reduction, avg_factor=avg_factor)
 
     @property
     def loss_name(self) -> str:

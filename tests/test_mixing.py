@@ -1,5 +1,6 @@
-"""AFFM on other backbones: the mixing configs, and the build-time check of
-the heads' in_index/in_channels against the backbone's features."""
+"""AFFM on other backbones: the mixing configs, and the check of the heads'
+in_index/in_channels against the backbone's features
+(:func:`mmseg_affnet.apis.check_head_channels`)."""
 import copy
 import glob
 import os.path as osp
@@ -16,8 +17,8 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from _configs import skip_if_backbone_unavailable
-from mmseg_affnet.models.segmentors.channel_checked_encoder_decoder import \
-    evaluation_mode
+from mmseg_affnet.apis import check_head_channels
+from mmseg_affnet.apis.model import evaluation_mode
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MIXING_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'mixing',
@@ -40,6 +41,13 @@ def load_config(path: str) -> Config:
 def build(model_cfg: dict) -> nn.Module:
     """Build a segmentor with BN in place of SyncBN, for the CPU."""
     return revert_sync_batchnorm(MODELS.build(copy.deepcopy(model_cfg)))
+
+
+def build_checked(model_cfg: dict) -> nn.Module:
+    """Build a segmentor, then check its heads against its backbone."""
+    model = build(model_cfg)
+    check_head_channels(model)
+    return model
 
 
 def make_batch(num_classes: int):
@@ -85,9 +93,10 @@ def test_mixing_configs_exist():
 def test_mixing_config_trains_and_predicts(path):
     cfg = load_config(path)
     assert cfg.load_from is None, 'must not start from AFFNet stage-1 weights'
+    assert cfg.model.type == 'EncoderDecoder'
     assert [loss['loss_weight'] for loss in cfg.model.decode_head.loss_decode
             ] == [1.0, 0.5]
-    model = build(cfg.model)
+    model = build_checked(cfg.model)
     num_classes = model.decode_head.num_classes
     inputs, samples = make_batch(num_classes)
 
@@ -135,7 +144,7 @@ def test_decode_head_mismatch_fails_at_build(r18_model_cfg, decode_head,
     model_cfg = copy.deepcopy(r18_model_cfg)
     model_cfg.decode_head.update(decode_head)
     with pytest.raises(ValueError, match=message) as error:
-        build(model_cfg)
+        build_checked(model_cfg)
     assert f'channels {SLIM_R18_CHANNELS}' in str(error.value)
 
 
@@ -161,7 +170,7 @@ def test_auxiliary_head_mismatch_fails_at_build(r18_model_cfg,
     model_cfg = copy.deepcopy(r18_model_cfg)
     model_cfg.auxiliary_head = fcn_heads(auxiliary_head)
     with pytest.raises(ValueError, match=message):
-        build(model_cfg)
+        build_checked(model_cfg)
 
 
 def fcn_heads(overrides):
@@ -181,7 +190,7 @@ def test_matching_heads_build_and_keep_training_mode(r18_model_cfg):
             in_index=[0, 2],
             input_transform='resize_concat')
     ])
-    model = build(model_cfg)
+    model = build_checked(model_cfg)
     assert all(module.training for module in model.modules())
     batch_norms = [
         m for m in model.modules()
@@ -192,18 +201,10 @@ def test_matching_heads_build_and_keep_training_mode(r18_model_cfg):
         'the check must not update BN statistics'
 
 
-def test_check_can_be_switched_off(r18_model_cfg):
-    model_cfg = copy.deepcopy(r18_model_cfg)
-    model_cfg.decode_head.in_channels = [1, 2, 3]
-    model_cfg.check_input_shape = None
-    assert build(model_cfg).decode_head.in_channels == [1, 2, 3]
-
-
 def test_backbone_failing_on_dummy_input_names_the_setting(r18_model_cfg):
-    model_cfg = copy.deepcopy(r18_model_cfg)
-    model_cfg.check_input_shape = (4, 64, 64)
-    with pytest.raises(RuntimeError, match='check_input_shape'):
-        build(model_cfg)
+    model = build(r18_model_cfg)
+    with pytest.raises(RuntimeError, match='input_shape'):
+        check_head_channels(model, input_shape=(4, 64, 64))
 
 
 def test_evaluation_mode_restores_each_module():

@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine import Config
+from mmengine.analysis import get_model_complexity_info
 from mmengine.model import revert_sync_batchnorm
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
@@ -26,6 +27,7 @@ from mmseg.utils import register_all_modules
 
 import mmseg_affnet  # noqa: F401  (registers AFFNet, AFFMHead, FPNPANHead)
 from _configs import skip_if_backbone_unavailable
+from mmseg_affnet.apis import check_head_channels
 from mmseg_affnet.models.backbones import AFFNet
 from mmseg_affnet.models.decode_heads.affm_head import (CBAM, AddFusion,
                                                         ChannelAttention,
@@ -36,6 +38,7 @@ from mmseg_affnet.models.decode_heads.affm_head import (CBAM, AddFusion,
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / 'configs'
 AFFNET_CONFIG = CONFIG_DIR / 'affnet_cityscapes.py'
+FPN_PAN_CONFIG = CONFIG_DIR / 'ablations' / 'affnet_fpn-pan_cityscapes.py'
 ALL_CONFIGS = sorted(
     path for path in CONFIG_DIR.rglob('*.py')
     if '_base_' not in path.relative_to(CONFIG_DIR).parts)
@@ -56,10 +59,15 @@ def load_config(path: Path) -> Config:
     return cfg
 
 
-def build_model(path: Path) -> nn.Module:
+def build_model(path: Path, **head_options) -> nn.Module:
     """Build a config's model on CPU, SyncBN replaced by BN."""
     model_cfg = copy.deepcopy(load_config(path).model)
+    model_cfg.decode_head.update(head_options)
     return revert_sync_batchnorm(MODELS.build(model_cfg))
+
+
+def num_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
 
 
 def make_batch(batch_size: int, height: int, width: int, num_classes: int,
@@ -196,8 +204,31 @@ def test_affnet_forward_backward_shapes(batch_size, height, width):
 
 def test_affnet_parameter_count_matches_paper():
     model = build_model(AFFNET_CONFIG)
-    total = sum(p.numel() for p in model.parameters())
+    total = num_params(model)
+    assert total == 1_651_692
     assert abs(total - PAPER_PARAMS) / PAPER_PARAMS <= 0.03, total
+
+
+def test_classifier_kernel_size_3_is_the_captions_reading():
+    """Fig. 1's 3x3 classifier conv puts the total 3.2 % above 1.62 M."""
+    model = build_model(AFFNET_CONFIG, classifier_kernel_size=3)
+    assert tuple(model.decode_head.conv_seg.weight.shape) == (19, 128, 3, 3)
+    total = num_params(model)
+    assert total == 1_671_148
+    assert abs(total - PAPER_PARAMS) / PAPER_PARAMS > 0.03
+    model.eval()
+    with torch.no_grad():
+        logits = model(torch.randn(1, 3, 97, 131), mode='tensor')
+    assert logits.shape == (1, 19, 13, 17)
+
+
+@pytest.mark.parametrize('head_type', ['AFFMHead', 'FPNPANHead', 'SPMHead'])
+@pytest.mark.parametrize('kernel_size', [0, 2, -1])
+def test_classifier_kernel_size_must_be_odd(head_type, kernel_size):
+    with pytest.raises(ValueError, match='classifier_kernel_size'):
+        MODELS.build(
+            tiny_head_cfg(
+                head_type, [4, 6], classifier_kernel_size=kernel_size))
 
 
 def test_affnet_init_weights_runs_and_changes_weights():
@@ -235,9 +266,11 @@ def test_backbone_out_indices_select_outputs(out_indices):
     assert selected.out_channels == [out.shape[1] for out in outputs]
 
 
-@pytest.mark.parametrize('tap_modules', [(3, 5), (2, 7), (1, 9), (4, 6)])
+@pytest.mark.parametrize('tap_modules', [(3, 5), (2, 7), (1, 9), (4, 6),
+                                         (3, ), (3, 5, 9)])
 def test_backbone_out_channels_match_outputs(tap_modules):
-    backbone = AFFNet(tap_modules=tap_modules)
+    backbone = AFFNet(
+        tap_modules=tap_modules, out_indices=range(len(tap_modules) + 2))
     assert backbone.out_channels == affnet_output_channels(backbone)
 
 
@@ -253,14 +286,28 @@ def test_backbone_feature_strides():
 
 @pytest.mark.parametrize('out_indices', [(4, ), (-1, ), (0, 1, 2, 3, 4), ()])
 def test_backbone_rejects_bad_out_indices(out_indices):
-    with pytest.raises(ValueError, match='out_indices'):
+    with pytest.raises(ValueError, match=r'out_indices .* 0\.\.3'):
         AFFNet(out_indices=out_indices)
 
 
-@pytest.mark.parametrize('tap_modules', [(3, ), (3, 5, 7), (0, 5), (3, 10),
-                                         (3, 3), (5, 3)])
+def test_backbone_with_more_taps_returns_more_features():
+    """Taps (3, 5, 9): shallow, three taps and pyramid pooling (SPSSNet)."""
+    backbone = AFFNet(tap_modules=(3, 5, 9), out_indices=(0, 1, 2, 3, 4))
+    backbone.eval()
+    with torch.no_grad():
+        outputs = backbone(torch.randn(1, 3, 97, 131))
+    assert [tuple(out.shape[1:]) for out in outputs] == [
+        (64, 13, 17), (64, 7, 9), (96, 4, 5), (128, 4, 5), (128, 4, 5)
+    ]
+    assert num_params(backbone) == num_params(AFFNet())
+    with pytest.raises(ValueError, match=r'out_indices .* 0\.\.4'):
+        AFFNet(tap_modules=(3, 5, 9), out_indices=(5, ))
+
+
+@pytest.mark.parametrize('tap_modules', [(), (0, 5), (3, 10), (3, 3),
+                                         (5, 3)])
 def test_backbone_rejects_bad_tap_modules(tap_modules):
-    """Taps must be two distinct modules in depth order, inside the branch."""
+    """Taps must be distinct modules in depth order, inside the branch."""
     with pytest.raises(ValueError, match='tap_modules'):
         AFFNet(tap_modules=tap_modules)
 
@@ -369,15 +416,31 @@ def test_affm_head_rejects_unknown_fusion(fusion_arg):
             tiny_head_cfg('AFFMHead', [4, 6], **{fusion_arg: 'mul'}))
 
 
-@pytest.mark.parametrize('head_type', ['AFFMHead', 'FPNPANHead'])
-def test_head_rejects_inputs_of_wrong_width(head_type):
-    head = MODELS.build(tiny_head_cfg(head_type, [4, 13]))
-    inputs = pyramid([4, 11], [8, 4])
-    with pytest.raises(ValueError) as error:
-        head(inputs)
-    assert_names_widths(str(error.value), received=11, declared=13)
+HEAD_TYPES = ['AFFMHead', 'FPNPANHead', 'SPMHead']
 
 
+@pytest.mark.parametrize('head_type', HEAD_TYPES)
+@pytest.mark.parametrize('in_channels,in_index', [([4, 6, 8], [0, 1]),
+                                                  ([4, 6], [0, 1, 2])])
+def test_head_rejects_in_channels_and_in_index_of_other_lengths(
+        head_type, in_channels, in_index):
+    with pytest.raises(
+            ValueError,
+            match=rf'{head_type}: in_channels {re.escape(str(in_channels))} '
+            rf'has {len(in_channels)} entries but in_index '
+            rf'{re.escape(str(in_index))} has {len(in_index)}'):
+        MODELS.build(tiny_head_cfg(head_type, in_channels, in_index=in_index))
+
+
+@pytest.mark.parametrize('head_type', HEAD_TYPES)
+def test_head_rejects_a_single_in_channels(head_type):
+    cfg = tiny_head_cfg(head_type, [4])
+    cfg['in_channels'] = 4
+    with pytest.raises(TypeError, match='in_channels must be a list'):
+        MODELS.build(cfg)
+
+
+# ---------------------------------------------------------------- FPN+PAN --
 def test_fpn_pan_head_shapes_and_gradients():
     head = MODELS.build(tiny_head_cfg('FPNPANHead', [4, 6, 8, 8]))
     inputs = pyramid([4, 6, 8, 8], [8, 4, 2, 2])
@@ -385,6 +448,76 @@ def test_fpn_pan_head_shapes_and_gradients():
     assert logits.shape == (2, 3, 8, 8)
     logits.square().mean().backward()
     assert params_without_grad(head) == []
+    assert all(x.grad is not None for x in inputs)
+
+
+def test_fpn_pan_head_reuses_affm_branches():
+    """Per input the same CBAM and pooling branch classes as AFFM."""
+    fpn_pan = MODELS.build(tiny_head_cfg('FPNPANHead', [4, 6, 8]))
+    affm = MODELS.build(tiny_head_cfg('AFFMHead', [4, 6, 8]))
+    for name in ('attention', 'pooling'):
+        assert [type(m) for m in getattr(fpn_pan, name)] == \
+            [type(m) for m in getattr(affm, name)]
+        assert [tuple(p.shape) for p in getattr(fpn_pan, name).parameters()
+                ] == [tuple(p.shape) for p in getattr(affm, name).parameters()]
+    assert isinstance(fpn_pan.attention[0], CBAM)
+    assert isinstance(fpn_pan.pooling[0], PoolingBranch)
+
+
+def test_fpn_pan_branch_and_path_shapes():
+    """Every merge concatenates, then a 1x1 conv to ``channels``."""
+    head = MODELS.build(
+        tiny_head_cfg('FPNPANHead', [4, 6, 8, 8], reduction_ratio=2)).eval()
+    inputs = [x.detach() for x in pyramid([4, 6, 8, 8], [13, 7, 4, 4])]
+    with torch.no_grad():
+        attended = [cbam(x) for cbam, x in zip(head.attention, inputs)]
+        pooled = [branch(x) for branch, x in zip(head.pooling, inputs)]
+        fpn = head._top_down(attended, pooled)
+        pan = head._bottom_up(fpn)
+    sizes = [(13, 13), (7, 7), (4, 4), (4, 4)]
+    assert [tuple(a.shape[1:]) for a in attended] == [
+        (c, *s) for c, s in zip([4, 6, 8, 8], sizes)
+    ]
+    for level in (pooled, fpn, pan):
+        assert [tuple(x.shape[1:]) for x in level] == [(8, *s) for s in sizes]
+    merge_inputs = [m.conv.conv.in_channels for m in head.top_down]
+    assert merge_inputs == [4 + 8 + 8, 6 + 8 + 8, 8 + 8 + 8, 8 + 8]
+    assert [m.conv.conv.in_channels for m in head.bottom_up] == [16] * 3
+    assert head.output_merge.conv.conv.in_channels == 4 * 8
+    merges = [*head.top_down, *head.bottom_up, head.output_merge]
+    assert all(m.conv.conv.kernel_size == (1, 1) for m in merges)
+
+
+def test_fpn_pan_model_forward_backward_at_odd_size():
+    model = build_model(FPN_PAN_CONFIG)
+    inputs, samples = make_batch(2, 97, 131, model.decode_head.num_classes)
+    train_step(model, inputs, samples)
+    assert params_without_grad(model) == []
+    model.eval()
+    with torch.no_grad():
+        logits = model(inputs, mode='tensor')
+    assert logits.shape == (2, 19, 13, 17)
+
+
+def complexity(model: nn.Module, height: int, width: int) -> Tuple[int, int]:
+    """(parameters, multiply-adds) of the tensor forward of one image."""
+    info = get_model_complexity_info(
+        model.eval(),
+        inputs=(torch.randn(1, 3, height, width), ),
+        show_table=False,
+        show_arch=False)
+    return info['params'], info['flops']
+
+
+def test_fpn_pan_is_lighter_than_affm_at_512x1024():
+    """The paper presents FPN+PAN as the simpler, cheaper module."""
+    affm_params, affm_macs = complexity(build_model(AFFNET_CONFIG), 512, 1024)
+    fpn_params, fpn_macs = complexity(build_model(FPN_PAN_CONFIG), 512, 1024)
+    assert fpn_params < affm_params
+    assert fpn_macs < affm_macs
+    # The numbers the docstring and the README state.
+    assert (affm_params, round(affm_macs / 1e9, 2)) == (1_651_692, 5.04)
+    assert (fpn_params, round(fpn_macs / 1e9, 2)) == (1_571_564, 2.82)
 
 
 # ------------------------------------------- heads on other mmseg backbones --
@@ -412,7 +545,7 @@ def segmentor_cfg(backbone: dict, in_channels: List[int],
         test_cfg=dict(mode='whole'))
 
 
-@pytest.mark.parametrize('head_type', ['AFFMHead', 'FPNPANHead'])
+@pytest.mark.parametrize('head_type', HEAD_TYPES)
 @pytest.mark.parametrize('backbone_name', list(OTHER_BACKBONES))
 def test_head_on_other_mmseg_backbone(backbone_name, head_type):
     backbone, in_channels, first_stride = OTHER_BACKBONES[backbone_name]
@@ -435,6 +568,6 @@ def test_head_on_other_backbone_with_affnet_widths_names_channels():
     backbone, _, _ = OTHER_BACKBONES['ResNetV1c-18']
     model = MODELS.build(
         segmentor_cfg(backbone, [64, 64, 96, 128], 'AFFMHead')).eval()
-    with pytest.raises(ValueError) as error:
-        model(torch.randn(1, 3, 64, 64), mode='tensor')
+    with pytest.raises(ValueError, match='in_index 1 gives 128') as error:
+        check_head_channels(model)
     assert_names_widths(str(error.value), received=128, declared=64)

@@ -1,9 +1,10 @@
 from .backbones import AFFNet
-from .decode_heads import AFFMHead, FPNPANHead
-from .losses import ObjectWeightedFocalLoss
-from .segmentors import ChannelCheckedEncoderDecoder
+from .decode_heads import AFFMHead, FPNPANHead, SPMHead
+from .losses import (ClassWeightedCrossEntropyLoss, ObjectWeightedFocalLoss,
+                     use_ignore_safe_class_weighted_ce)
 
 __all__ = [
-    'AFFNet', 'AFFMHead', 'FPNPANHead', 'ObjectWeightedFocalLoss',
-    'ChannelCheckedEncoderDecoder'
+    'AFFNet', 'AFFMHead', 'FPNPANHead', 'SPMHead',
+    'ClassWeightedCrossEntropyLoss', 'ObjectWeightedFocalLoss',
+    'use_ignore_safe_class_weighted_ce'
 ]

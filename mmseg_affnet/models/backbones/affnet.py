@@ -137,7 +137,8 @@ class AFFNet(BaseModule):
     brings the image to 1/8; a deep branch of inverted residuals brings it to
     1/32 and closes with PSPNet's pyramid pooling. Four stage features leave
     the backbone: the 1/8 shallow branch, two taps of the deep branch and the
-    pyramid-pooled context, with no extra operation on the branches.
+    pyramid-pooled context, with no extra operation on the branches (more
+    taps can be asked for with ``tap_modules``).
 
     Where the paper is ambiguous, this implementation chooses:
 
@@ -156,6 +157,11 @@ class AFFNet(BaseModule):
       module 3 (1/16, 64 ch) and module 5 (1/32, 96 ch); the third group
       feeds pyramid pooling. Configurable with ``tap_modules``. With these
       choices the full model has 1.65 M parameters (paper: 1.62 M).
+      The caption of Fig. 1 says each bottleneck unit holds three inverted
+      residual modules, which reads as taps after modules 3 and 6
+      (``tap_modules=(3, 6)``: 1/16, 64 ch and 1/32, 128 ch; 1.69 M
+      parameters with AFFM); ``configs/ablations/affnet_taps-3-6_*.py``
+      trains that reading.
     - Pyramid pooling follows PSPNet: bins (1, 2, 3, 6), each a 1x1 conv to
       ``C/4`` channels, upsampled and concatenated with the input, then a 1x1
       conv back to ``C`` channels. The pooled 1x1 convs carry a bias instead
@@ -175,11 +181,13 @@ class AFFNet(BaseModule):
         expand_ratio (int): Expansion ratio of the inverted residuals.
             Default: 6.
         tap_modules (Sequence[int]): 1-based modules whose outputs are
-            returned as the two middle-stage features. Default: (3, 5).
+            returned as the middle-stage features, in increasing order
+            (AFFNet uses two; other heads may tap more, e.g. the SPSSNet
+            reconstruction taps (3, 5, 9)). Default: (3, 5).
         pool_scales (Sequence[int]): Pyramid pooling bins.
             Default: (1, 2, 3, 6).
-        out_indices (Sequence[int]): Which of the four features to return:
-            0 shallow (1/8), 1 and 2 the taps, 3 pyramid pooling (1/32).
+        out_indices (Sequence[int]): Which features to return: 0 shallow
+            (1/8), 1..T the T taps, T + 1 pyramid pooling (1/32).
             Default: (0, 1, 2, 3).
         norm_cfg (dict): Config of norm layers. Default: dict(type='BN').
         act_cfg (dict): Config of activations. Default: dict(type='ReLU').
@@ -248,17 +256,21 @@ class AFFNet(BaseModule):
     @staticmethod
     def _check_indices(out_indices: Sequence[int],
                        tap_modules: Sequence[int], num_modules: int) -> None:
-        if not out_indices or not set(out_indices) <= {0, 1, 2, 3}:
-            raise ValueError(
-                f'AFFNet returns 4 stage features; out_indices must be a '
-                f'non-empty subset of 0..3, got {tuple(out_indices)}.')
         in_range = all(1 <= m <= num_modules for m in tap_modules)
         increasing = list(tap_modules) == sorted(set(tap_modules))
-        if len(tap_modules) != 2 or not (in_range and increasing):
+        if not tap_modules or not (in_range and increasing):
             raise ValueError(
-                f'tap_modules must name two distinct deep-branch modules in '
-                f'increasing order within 1..{num_modules}, got '
+                f'tap_modules must name one or more distinct deep-branch '
+                f'modules in increasing order within 1..{num_modules}, got '
                 f'{tuple(tap_modules)}.')
+        num_features = len(tap_modules) + 2
+        if not out_indices or not set(out_indices) <= set(
+                range(num_features)):
+            raise ValueError(
+                f'AFFNet with {len(tap_modules)} tap_modules returns '
+                f'{num_features} stage features; out_indices must be a '
+                f'non-empty subset of 0..{num_features - 1}, got '
+                f'{tuple(out_indices)}.')
 
     @staticmethod
     def _make_deep_branch(in_channels: int, channels: Sequence[int],

@@ -15,7 +15,9 @@ test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=image_size[::-1], keep_ratio=True),
     dict(type='LoadAnnotations'),
-    dict(type='CheckSegLabels', num_classes=19),
+    dict(
+        type='CheckSegLabels',
+        num_classes={{_base_.model.decode_head.num_classes}}),
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(

@@ -78,7 +78,8 @@ def load_checkpoint(filename: str, map_location: MapLocation = 'cpu') -> dict:
             'separate Python session (torch.load with weights_only=False, '
             "then torch.save({'state_dict': ckpt['state_dict']}, "
             "'weights.pth')) and load weights.pth. Loader error: "
-            f'{str(err).splitlines()[0]}') from err
+            f"{str(err).split('WeightsUnpickler error: ')[-1].split('. ')[0]}."
+        ) from err
     except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
         raise ValueError(
             f'Checkpoint {filename} is truncated or damaged (e.g. the run was '

@@ -1,0 +1,311 @@
+"""Issue 11: no entry point runs code from a checkpoint, every bad
+checkpoint is named with its fix, and no output a user has is overwritten."""
+import os
+import os.path as osp
+import shutil
+import sys
+import zipfile
+
+import mmseg
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from _train_helpers import (build_tiny_runner, make_demo_data, run_tool,
+                            tool_command, train_command, write_tiny_config)
+from mmseg_affnet.apis import init_segmentor
+from mmseg_affnet.engine.checkpoint import load_checkpoint
+
+MMSEG_TEST_TOOL = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
+                           'test.py')
+REFUSED = 'holds Python objects'
+# How a test run logs its metrics (the config dump only names them).
+NO_METRICS = 'mIoU: '
+# A decode head of other width: same keys, other shapes.
+OTHER_HEAD = '\nmodel = dict(decode_head=dict(channels=64))\n'
+
+
+class _RunsCode:
+    """Unpickling this creates ``marker``: what a malicious file would do."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return exec, (f'open({self.marker!r}, "w").close()', )
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    return make_demo_data(str(tmp_path_factory.mktemp('demo') / 'data'))
+
+
+@pytest.fixture(scope='module')
+def config(tmp_path_factory, data_root):
+    folder = tmp_path_factory.mktemp('configs')
+    return write_tiny_config(str(folder / 'tiny.py'), data_root, max_epochs=1)
+
+
+@pytest.fixture(scope='module')
+def other_config(config):
+    """The tiny config with a narrower decode head."""
+    path = osp.join(osp.dirname(config), 'other_head.py')
+    with open(path, 'w') as f:
+        f.write(f"_base_ = ['./{osp.basename(config)}']{OTHER_HEAD}")
+    return path
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, data_root):
+    """epoch_1.pth of a one-epoch training of the tiny config."""
+    folder = tmp_path_factory.mktemp('trained')
+    runner = build_tiny_runner(folder, data_root, **{
+        'train_cfg.max_epochs': 1,
+        'train_cfg.val_interval': 100
+    })
+    runner.train()
+    return osp.join(str(folder), 'work_dir', 'epoch_1.pth')
+
+
+@pytest.fixture(scope='module')
+def marker(tmp_path_factory):
+    return str(tmp_path_factory.mktemp('marker') / 'code_was_run')
+
+
+@pytest.fixture(scope='module')
+def evil(tmp_path_factory, marker):
+    """A real torch zip checkpoint whose unpickling would run code."""
+    path = str(tmp_path_factory.mktemp('evil') / 'evil.pth')
+    torch.save({'state_dict': {}, 'x': _RunsCode(marker)}, path)
+    assert zipfile.is_zipfile(path)
+    return path
+
+
+@pytest.fixture
+def no_code_run(marker):
+    assert not osp.exists(marker)
+    yield
+    assert not osp.exists(marker), 'the checkpoint ran code'
+
+
+def _plant(evil: str, folder: str, name: str = 'epoch_150.pth') -> str:
+    os.makedirs(folder, exist_ok=True)
+    path = osp.join(folder, name)
+    shutil.copy(evil, path)
+    return path
+
+
+def _refused(command, *needles: str) -> str:
+    """Run a command line that must fail; return its output."""
+    result = run_tool(command, expect_rc=1)
+    output = result.stdout + result.stderr
+    for needle in needles:
+        assert needle in output, output[-3000:]
+    return output
+
+
+def test_the_malicious_file_runs_code_when_unpickled(tmp_path):
+    """Control: the fixture's file does run code through a full unpickle."""
+    marker = str(tmp_path / 'ran')
+    path = str(tmp_path / 'evil.pth')
+    torch.save({'state_dict': {}, 'x': _RunsCode(marker)}, path)
+
+    # What every loader of this project must never do.
+    torch.load(path, weights_only=False)
+
+    assert osp.exists(marker)
+
+
+def test_load_checkpoint_refuses_python_objects(evil, no_code_run):
+    with pytest.raises(ValueError, match=REFUSED) as error:
+        load_checkpoint(evil)
+    # It names what was refused, in plain text.
+    assert 'Unsupported global: GLOBAL exec' in str(error.value)
+    assert '\x1b' not in str(error.value)
+
+
+def test_init_segmentor_refuses_python_objects(config, evil, no_code_run):
+    with pytest.raises(ValueError, match=REFUSED):
+        init_segmentor(config, evil)
+
+
+def test_load_from_refuses_python_objects(tmp_path, data_root, evil,
+                                          no_code_run):
+    runner = build_tiny_runner(tmp_path, data_root, load_from=evil)
+    with pytest.raises(ValueError, match=REFUSED):
+        runner.train()
+
+
+def test_test_tool_refuses_a_file_in_its_own_work_dir(tmp_path, config,
+                                                      evil, no_code_run):
+    work_dir = str(tmp_path / 'work_dirs' / 'tiny')
+    planted = _plant(evil, work_dir)
+    output = _refused(
+        tool_command('test', config, planted, '--work-dir', work_dir),
+        REFUSED, planted)
+    assert NO_METRICS not in output
+
+
+def test_resume_refuses_a_planted_last_checkpoint(tmp_path, config, evil,
+                                                  no_code_run):
+    work_dir = str(tmp_path / 'work_dir')
+    planted = _plant(evil, work_dir, 'epoch_3.pth')
+    with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
+        f.write(planted)
+    _refused(train_command(config, work_dir, '--resume'), REFUSED, planted)
+    assert [name for name in os.listdir(work_dir)
+            if name.endswith('.pth')] == ['epoch_3.pth']
+
+
+def test_infer_refuses_python_objects(tmp_path, config, data_root, evil,
+                                      no_code_run):
+    image = next(
+        osp.join(root, name)
+        for root, _, names in os.walk(osp.join(data_root, 'leftImg8bit'))
+        for name in names)
+    out = str(tmp_path / 'out')
+    _refused(tool_command('infer', config, evil, image, '--out', out),
+             REFUSED)
+    assert not osp.exists(out) or not os.listdir(out)
+
+
+def test_export_refuses_python_objects(tmp_path, config, evil, no_code_run):
+    onnx_file = str(tmp_path / 'x.onnx')
+    _refused(
+        tool_command('export_onnx', config, evil, '--shape', '64', '64',
+                     '--out', onnx_file), REFUSED)
+    assert not osp.exists(onnx_file)
+
+
+def test_mmseg_test_tool_loads_through_the_project_loader(
+        tmp_path, config, evil, no_code_run):
+    work_dir = str(tmp_path / 'work_dir')
+    planted = _plant(evil, work_dir)
+    output = _refused([
+        sys.executable, MMSEG_TEST_TOOL, config, planted, '--work-dir',
+        work_dir
+    ], REFUSED)
+    assert NO_METRICS not in output
+
+
+def test_an_image_is_not_a_checkpoint(tmp_path, config):
+    png = str(tmp_path / 'weights.pth')
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(png, format='PNG')
+    for load in (load_checkpoint, lambda path: init_segmentor(config, path)):
+        with pytest.raises(ValueError,
+                           match='is not a PyTorch checkpoint') as error:
+            load(png)
+        assert 'Python objects' not in str(error.value)
+        assert 'weights_only' not in str(error.value)
+
+
+@pytest.mark.parametrize('damage', ['empty', 'truncated'])
+def test_resume_from_a_damaged_last_checkpoint_names_the_intact_one(
+        tmp_path, config, trained, damage):
+    work_dir = str(tmp_path / 'work_dir')
+    intact = _plant(trained, work_dir, 'epoch_1.pth')
+    damaged = osp.join(work_dir, 'epoch_2.pth')
+    with open(trained, 'rb') as f:
+        content = f.read()
+    with open(damaged, 'wb') as f:
+        f.write(b'' if damage == 'empty' else content[:len(content) // 2])
+    with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
+        f.write(damaged)
+
+    _refused(
+        train_command(config, work_dir, '--resume'),
+        'is empty' if damage == 'empty' else 'is truncated or damaged',
+        f'--resume --cfg-options load_from={intact}')
+
+    if damage == 'truncated':  # the advice works
+        run_tool(
+            train_command(config, work_dir, '--resume', '--cfg-options',
+                          f'load_from={intact}', 'train_cfg.max_epochs=2'))
+        resumed = load_checkpoint(damaged)
+        assert resumed['meta']['epoch'] == 2
+
+
+def test_resume_from_a_missing_last_checkpoint_says_so(tmp_path, config,
+                                                       trained):
+    work_dir = str(tmp_path / 'work_dir')
+    intact = _plant(trained, work_dir, 'epoch_1.pth')
+    missing = osp.join(work_dir, 'epoch_2.pth')
+    with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
+        f.write(missing)
+
+    output = _refused(
+        train_command(config, work_dir, '--resume'),
+        f'Checkpoint {missing} does not exist',
+        'last_checkpoint, which points to a file that is no longer there',
+        f'--resume --cfg-options load_from={intact}')
+
+    message = output[output.index(f'Checkpoint {missing} does not exist'):]
+    assert 'stage' not in message
+
+
+def test_test_tool_refuses_a_checkpoint_of_another_config(
+        tmp_path, other_config, trained):
+    output = _refused(
+        tool_command('test', other_config, trained, '--work-dir',
+                     str(tmp_path / 'work_dir')), 'does not fit this model',
+        'of another shape', 'decode_head.', 'written by run')
+    assert NO_METRICS not in output
+
+
+def test_resume_refuses_a_checkpoint_of_another_config(
+        tmp_path, other_config, trained):
+    work_dir = str(tmp_path / 'work_dir')
+    output = _refused(
+        train_command(other_config, work_dir, '--resume', '--cfg-options',
+                      f'load_from={trained}'), 'does not fit this model',
+        'drop --resume and set load_from')
+    # Refused by the checkpoint hook, before the optimizer state is loaded.
+    assert 'torch/optim/' not in output
+    assert not [name for name in os.listdir(work_dir)
+                if name.endswith('.pth')]
+
+
+@pytest.mark.parametrize('option', ['--out', '--show-dir'])
+def test_test_tool_does_not_overwrite_output_folders(
+        tmp_path, config, trained, option):
+    folder = tmp_path / 'results'
+    folder.mkdir()
+    kept = folder / 'keep.png'
+    kept.write_bytes(b'users file')
+
+    output = _refused(
+        tool_command('test', config, trained, option, str(folder),
+                     '--work-dir', str(tmp_path / 'work_dir')),
+        'already exist', 'empty or new folder')
+
+    assert NO_METRICS not in output
+    assert os.listdir(folder) == ['keep.png']
+    assert kept.read_bytes() == b'users file'
+
+
+def test_resume_into_another_runs_work_dir_is_refused(tmp_path, config,
+                                                      trained):
+    work_dir = tmp_path / 'other_run'
+    work_dir.mkdir()
+    theirs = work_dir / 'epoch_1.pth'
+    theirs.write_bytes(b'another run')
+    (work_dir / 'last_checkpoint').write_text(str(theirs))
+    before = {path.name: path.read_bytes() for path in work_dir.iterdir()}
+
+    _refused(
+        train_command(config, str(work_dir), '--resume', '--cfg-options',
+                      f'load_from={trained}'), 'would overwrite them')
+
+    after = {path.name: path.read_bytes() for path in work_dir.iterdir()}
+    assert after == before
+
+
+@pytest.mark.parametrize('tool', ['train', 'test'])
+def test_missing_config_is_a_clean_error(tmp_path, tool):
+    missing = str(tmp_path / 'missing.py')
+    extra = ['x.pth'] if tool == 'test' else []
+    result = run_tool(tool_command(tool, missing, *extra), expect_rc=1)
+    assert result.stderr.startswith(f'error: Config {missing} does not '
+                                    'exist'), result.stderr
+    assert 'Traceback' not in result.stderr

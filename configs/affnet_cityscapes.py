@@ -12,7 +12,15 @@ custom_imports = dict(imports=['mmseg_affnet'], allow_failed_imports=False)
 # Training images all have this size; the batch is stacked at it.
 crop_size = (1024, 2048)
 data_preprocessor = dict(size=crop_size)
-model = dict(data_preprocessor=data_preprocessor)
+# Stage 2 starts from the stage-1 model through the model's init_cfg, not
+# load_from: mmengine resumes from load_from whenever it is set, so with
+# load_from `--resume` (ours, or mmseg's own tools/train.py) would resume the
+# finished stage-1 run instead of this one. init_cfg only initialises a new
+# training; a resumed one then loads its own last checkpoint.
+STAGE1_CHECKPOINT = 'work_dirs/affnet_cityscapes_stage1/epoch_150.pth'
+model = dict(
+    data_preprocessor=data_preprocessor,
+    init_cfg=dict(type='Pretrained', checkpoint=STAGE1_CHECKPOINT))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
@@ -84,7 +92,7 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
 log_processor = dict(by_epoch=True)
-load_from = 'work_dirs/affnet_cityscapes_stage1/epoch_150.pth'
+load_from = None
 # Checks before the first iteration (heads vs backbone, class counts, every
 # val label map) and a clean shutdown of distributed runs.
 custom_hooks = [

@@ -7,7 +7,6 @@ _base_ = ['./affnet_cityscapes.py']
 
 crop_size = (880, 880)
 data_preprocessor = dict(size=crop_size)
-model = dict(data_preprocessor=data_preprocessor)
+model = dict(data_preprocessor=data_preprocessor, init_cfg=None)
 train_dataloader = dict(dataset=dict(data_root='data/cityscapes_patches/'))
 optim_wrapper = dict(optimizer=dict(lr=5e-4))
-load_from = None

@@ -10,7 +10,7 @@ demo_dataset = dict(num_train=240, num_val=40, size=image_size)
 
 crop_size = image_size
 data_preprocessor = dict(size=crop_size)
-model = dict(data_preprocessor=data_preprocessor)
+model = dict(data_preprocessor=data_preprocessor, init_cfg=None)
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=image_size[::-1], keep_ratio=True),
@@ -42,4 +42,3 @@ train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=max_epochs))
-load_from = None

@@ -8,5 +8,5 @@
 # As AFFNet itself, this config is the AFFNet row of those tables.
 _base_ = ['./affnet_cityscapes.py']
 
+model = dict(init_cfg=None)  # from scratch: not the stage-1 weights
 optim_wrapper = dict(optimizer=dict(lr=5e-4))
-load_from = None

@@ -5,19 +5,18 @@ import subprocess
 import sys
 from typing import List
 
-from _tools import REPO_ROOT, TOOLS_DIR
+from mmengine.config import Config
 
-STAGE2_CONFIG = osp.join(REPO_ROOT, 'configs', 'affnet_cityscapes.py')
+from _tools import CONFIGS_DIR, TOOLS_DIR
+from mmseg_affnet.apis import build_runner
+from mmseg_affnet.datasets.synthetic import generate_demo_dataset
+
+STAGE2_CONFIG = osp.join(CONFIGS_DIR, 'affnet_cityscapes.py')
+CPU_DDP_BASE = osp.join(CONFIGS_DIR, '_base_', 'cpu_distributed_runner.py')
 IMAGE_SIZE = (64, 128)
 
-sys.path.insert(0, TOOLS_DIR)
-from make_demo_dataset import generate_demo_dataset  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-
-from mmseg_affnet.engine import AFFNetRunner  # noqa: E402
-
 TINY_CONFIG = """
-_base_ = [{base!r}]
+_base_ = {bases!r}
 data_root = {data_root!r}
 test_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -32,7 +31,7 @@ val_dataloader = dict(
     num_workers=0, persistent_workers=False,
     dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
-model = dict(data_preprocessor=dict(size={size!r}))
+model = dict(data_preprocessor=dict(size={size!r}), init_cfg=None)
 optim_wrapper = dict(optimizer=dict(lr={lr!r}))
 param_scheduler = [
     dict(type='PolyLR', power=0.9, eta_min=1e-5, by_epoch=True, begin=0,
@@ -57,30 +56,39 @@ def make_demo_data(root: str, num_train: int = 4, num_val: int = 2) -> str:
 
 
 def write_tiny_config(path: str, data_root: str, max_epochs: int = 2,
-                      val_interval: int = 100, lr: float = 2e-4) -> str:
-    """Write a config that trains the stage-2 AFFNet config on tiny data."""
+                      val_interval: int = 100, lr: float = 2e-4,
+                      cpu_ddp: bool = False) -> str:
+    """Write a config that trains the stage-2 AFFNet config on tiny data.
+
+    Args:
+        cpu_ddp (bool): Also inherit the opt-in CPU-DDP runner base.
+    """
+    bases = [STAGE2_CONFIG] + ([CPU_DDP_BASE] if cpu_ddp else [])
     with open(path, 'w') as f:
         f.write(TINY_CONFIG.format(
-            base=STAGE2_CONFIG, data_root=data_root, size=IMAGE_SIZE, lr=lr,
+            bases=bases, data_root=data_root, size=IMAGE_SIZE, lr=lr,
             max_epochs=max_epochs, val_interval=val_interval))
     return path
 
 
-def build_tiny_runner(tmp_path, data_root: str, **cfg_options):
-    """Build an AFFNetRunner of the tiny config in this process."""
+def tiny_config(tmp_path, data_root: str, **cfg_options) -> Config:
+    """The tiny config with a work dir under ``tmp_path``, read in."""
     cfg = Config.fromfile(
         write_tiny_config(str(tmp_path / 'tiny.py'), data_root))
     cfg.work_dir = str(tmp_path / 'work_dir')
     cfg.experiment_name = f'tiny_{tmp_path.name}'
     cfg.merge_from_dict(cfg_options)
-    return AFFNetRunner.from_cfg(cfg)
+    return cfg
+
+
+def build_tiny_runner(tmp_path, data_root: str, **cfg_options):
+    """Build a runner of the tiny config in this process."""
+    return build_runner(tiny_config(tmp_path, data_root, **cfg_options))
 
 
 def tool_env() -> dict:
-    """Environment in which tools/*.py import this checkout's plugin."""
+    """Environment for running tools/*.py in a fresh interpreter."""
     env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [REPO_ROOT, env.get('PYTHONPATH', '')])
     # torchrun of this interpreter's environment, for tools/dist_*.sh
     env['PATH'] = os.pathsep.join(
         [osp.dirname(sys.executable), env.get('PATH', '')])
@@ -88,16 +96,21 @@ def tool_env() -> dict:
     return env
 
 
+def tool_command(tool: str, *args: str) -> List[str]:
+    """Command line that runs ``tools/<tool>.py`` in a fresh interpreter."""
+    return [sys.executable, osp.join(TOOLS_DIR, f'{tool}.py'), *args]
+
+
 def train_command(config: str, work_dir: str, *extra: str) -> List[str]:
     """Command line that runs tools/train.py in a fresh interpreter."""
-    return [sys.executable, osp.join(TOOLS_DIR, 'train.py'), config,
-            '--work-dir', work_dir, *extra]
+    return tool_command('train', config, '--work-dir', work_dir, *extra)
 
 
-def run_tool(command: List[str], timeout: float = 240, **env):
-    """Run a tool to completion; fail with its output if it fails."""
+def run_tool(command: List[str], timeout: float = 240, expect_rc: int = 0,
+             **env) -> subprocess.CompletedProcess:
+    """Run a tool to completion; fail with its output on another status."""
     result = subprocess.run(command, env={**tool_env(), **env},
                             capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, result.stdout[-3000:] + \
+    assert result.returncode == expect_rc, result.stdout[-3000:] + \
         result.stderr[-3000:]
     return result

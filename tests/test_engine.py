@@ -1,4 +1,4 @@
-"""tools/train.py and tools/test.py end to end, and their input checks."""
+"""Training and testing runs end to end, and the checks before they start."""
 import glob
 import json
 import os
@@ -11,11 +11,13 @@ import pytest
 import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
-from _tools import REPO_ROOT, load_tool
-from _train_helpers import (build_tiny_runner, make_demo_data,
-                            write_tiny_config)
+from _tools import CONFIGS_DIR
+from _train_helpers import make_demo_data, tiny_config, write_tiny_config
+from mmseg_affnet.apis import run_test, run_training
 from mmseg_affnet.datasets import check_dataset_layout
+from mmseg_affnet.engine import check_work_dir
 
 EPOCHS = 6
 
@@ -29,16 +31,15 @@ def demo_root(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory, demo_root):
-    """Train the tiny config with tools/train.py; return (config, work dir)."""
+    """Train the tiny config; return (config path, work dir)."""
     root = tmp_path_factory.mktemp('trained')
     config = write_tiny_config(
         str(root / 'tiny.py'), demo_root, max_epochs=EPOCHS, lr=1e-3)
-    work_dir = str(root / 'work_dir')
-    load_tool('train').main([
-        config, '--work-dir', work_dir, '--cfg-options',
-        'experiment_name=engine_train'
-    ])
-    return config, work_dir
+    cfg = Config.fromfile(config)
+    cfg.work_dir = str(root / 'work_dir')
+    cfg.experiment_name = 'engine_train'
+    run_training(cfg)
+    return config, cfg.work_dir
 
 
 def _logged_losses(work_dir: str) -> list:
@@ -46,6 +47,12 @@ def _logged_losses(work_dir: str) -> list:
     with open(scalars) as f:
         records = [json.loads(line) for line in f]
     return [r['loss'] for r in records if 'loss' in r]
+
+
+def _test_config(config: str, work_dir: str, name: str) -> Config:
+    cfg = Config.fromfile(config)
+    cfg.work_dir, cfg.experiment_name = work_dir, name
+    return cfg
 
 
 def test_training_lowers_the_loss_and_saves_checkpoints(trained):
@@ -59,20 +66,14 @@ def test_training_lowers_the_loss_and_saves_checkpoints(trained):
     assert not glob.glob(osp.join(work_dir, '*.part'))
 
 
-def test_test_tool_reports_gamma_groups_and_writes_images(
-        trained, tmp_path):
+def test_test_run_reports_gamma_groups_and_writes_images(trained, tmp_path):
     config, work_dir = trained
     out_dir, show_dir = str(tmp_path / 'pred'), str(tmp_path / 'show')
-    load_tool('test').main([
-        config, osp.join(work_dir, f'epoch_{EPOCHS}.pth'), '--work-dir',
-        str(tmp_path / 'test'), '--out', out_dir, '--show-dir', show_dir,
-        '--cfg-options', 'experiment_name=engine_test'
-    ])
-    log, = glob.glob(str(tmp_path / 'test' / '*' / '*.log'))
-    with open(log) as f:
-        text = f.read()
-    for key in ('mIoU:', 'mIoU_gamma0:', 'mIoU_gamma1:', 'mIoU_gamma2:'):
-        assert key in text
+    metrics = run_test(
+        _test_config(config, str(tmp_path / 'test'), 'engine_test'),
+        osp.join(work_dir, f'epoch_{EPOCHS}.pth'), out_dir, show_dir)
+    for key in ('mIoU', 'mIoU_gamma0', 'mIoU_gamma1', 'mIoU_gamma2'):
+        assert 0 <= metrics[key] <= 100
     # One predicted label map and one painted image per val image.
     assert len(os.listdir(out_dir)) == 2
     assert len(glob.glob(osp.join(show_dir, '*', 'vis_image', '*'))) == 2
@@ -96,15 +97,11 @@ def test_test_server_config_writes_label_id_pngs(trained, demo_root,
     config = str(tmp_path / 'server.py')
     with open(config, 'w') as f:
         f.write(TEST_SERVER_CONFIG.format(
-            base=osp.join(REPO_ROOT, 'configs',
-                          'affnet_cityscapes_test-server.py'),
+            base=osp.join(CONFIGS_DIR, 'affnet_cityscapes_test-server.py'),
             data_root=demo_root))
     out_dir = str(tmp_path / 'format_results')
-    load_tool('test').main([
-        config, osp.join(trained[1], f'epoch_{EPOCHS}.pth'), '--work-dir',
-        str(tmp_path / 'test'), '--out', out_dir, '--cfg-options',
-        'experiment_name=engine_test_server'
-    ])
+    run_test(_test_config(config, str(tmp_path / 'test'), 'engine_server'),
+             osp.join(trained[1], f'epoch_{EPOCHS}.pth'), out_dir)
 
     pngs = sorted(glob.glob(osp.join(out_dir, '*_leftImg8bit.png')))
     assert len(pngs) == 2
@@ -115,41 +112,43 @@ def test_test_server_config_writes_label_id_pngs(trained, demo_root,
             label_ids
 
 
-@pytest.mark.parametrize('flags, expected', [
-    ([], '--resume'),
-    (['--resume'], 'no last_checkpoint'),
+@pytest.mark.parametrize('resume, load_from, expected', [
+    (False, None, '--resume'),
+    (True, None, 'no last_checkpoint'),
+    (True, 'other_run/epoch_9.pth', 'another training'),
 ])
-def test_refuses_to_overwrite_checkpoints(tmp_path, demo_root, flags,
+def test_refuses_to_overwrite_checkpoints(tmp_path, resume, load_from,
                                           expected):
     work_dir = tmp_path / 'work_dir'
     work_dir.mkdir()
     (work_dir / 'epoch_3.pth').write_bytes(b'weights of an earlier run')
-    config = write_tiny_config(str(tmp_path / 'tiny.py'), demo_root)
 
     with pytest.raises(FileExistsError, match=expected) as error:
-        load_tool('train').main([config, '--work-dir', str(work_dir)] +
-                                flags)
+        check_work_dir(str(work_dir), resume,
+                       str(tmp_path / load_from) if load_from else None)
 
     assert str(work_dir) in str(error.value)
-    assert (work_dir / 'epoch_3.pth').read_bytes() == \
-        b'weights of an earlier run'
     assert os.listdir(work_dir) == ['epoch_3.pth']
 
 
-def test_missing_data_root_is_named_before_loading(tmp_path, demo_root):
+def test_resume_from_an_earlier_checkpoint_of_the_same_run_is_allowed(
+        tmp_path):
+    (tmp_path / 'epoch_3.pth').write_bytes(b'weights')
+    check_work_dir(str(tmp_path), True, str(tmp_path / 'epoch_2.pth'))
+
+
+def test_missing_data_root_is_named_before_building(tmp_path, demo_root):
     missing = str(tmp_path / 'no_such_cityscapes')
-    runner = build_tiny_runner(
-        tmp_path, demo_root,
-        **{'train_dataloader.dataset.data_root': missing})
+    cfg = tiny_config(tmp_path, demo_root,
+                      **{'train_dataloader.dataset.data_root': missing})
     with pytest.raises(FileNotFoundError) as error:
-        runner.train()
+        run_training(cfg)
     message = str(error.value)
     for expected in (missing, 'leftImg8bit/train/<city>/*_leftImg8bit.png',
                      '*_gtFine_labelTrainIds.png',
                      'tools/dataset_converters/cityscapes.py',
                      'tools/make_demo_dataset.py'):
         assert expected in message
-    assert runner._train_loop is None or isinstance(runner._train_loop, dict)
 
 
 def test_images_without_label_maps_are_named(tmp_path, demo_root):
@@ -173,6 +172,7 @@ def test_label_values_outside_train_ids_are_rejected(tmp_path, bad_value):
     cv2.imwrite(str(tmp_path / 'good.png'), label)
     label[2, 4] = bad_value
     cv2.imwrite(str(tmp_path / 'bad.png'), label)
+    init_default_scope('mmseg')  # Compose builds from mmseg's registry
     pipeline = Compose([
         dict(type='LoadAnnotations'),
         dict(type='CheckSegLabels', num_classes=19)
@@ -189,27 +189,70 @@ def test_label_values_outside_train_ids_are_rejected(tmp_path, bad_value):
 @pytest.mark.parametrize(
     'config', ['affnet_cityscapes.py', 'affnet_cityscapes_stage1.py'])
 def test_config_pipelines_check_labels_after_loading(config):
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', config))
+    cfg = Config.fromfile(osp.join(CONFIGS_DIR, config))
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         types = [t['type'] for t in cfg[loader].dataset.pipeline]
         at = types.index('LoadAnnotations')
         assert types[at + 1] == 'CheckSegLabels', loader
+    hooks = [hook['type'] for hook in cfg.custom_hooks]
+    assert hooks == ['PreflightCheckHook', 'DistTeardownHook']
+    assert cfg.default_hooks.checkpoint.type == 'ResumableCheckpointHook'
 
 
-def test_interrupted_save_keeps_the_previous_checkpoint(
-        tmp_path, demo_root, monkeypatch):
-    runner = build_tiny_runner(tmp_path, demo_root)
-    save = dict(save_optimizer=False, save_param_scheduler=False)
-    runner.save_checkpoint(runner.work_dir, 'epoch_1.pth', **save)
-    path = osp.join(runner.work_dir, 'epoch_1.pth')
-    with open(path, 'rb') as f:
-        saved = f.read()
+def _no_training_happened(cfg: Config) -> bool:
+    return not glob.glob(osp.join(cfg.work_dir, '*.pth'))
 
-    def crash(*args, **kwargs):
-        raise OSError('disk full')
 
-    monkeypatch.setattr(torch, 'save', crash)
-    with pytest.raises(OSError, match='disk full'):
-        runner.save_checkpoint(runner.work_dir, 'epoch_1.pth', **save)
-    with open(path, 'rb') as f:
-        assert f.read() == saved
+def test_val_label_ids_are_found_before_training(tmp_path, demo_root):
+    data_root = str(tmp_path / 'data')
+    shutil.copytree(demo_root, data_root)
+    label = sorted(glob.glob(
+        osp.join(data_root, 'gtFine', 'val', '*', '*.png')))[-1]
+    label_map = cv2.imread(label, cv2.IMREAD_UNCHANGED)
+    label_map[0, 0] = 26  # a Cityscapes label id (car), not a train id
+    cv2.imwrite(label, label_map)
+    cfg = tiny_config(tmp_path, data_root,
+                      **{'train_cfg.val_interval': 1})
+
+    with pytest.raises(ValueError, match=osp.basename(label)):
+        run_training(cfg)
+    assert _no_training_happened(cfg)
+
+
+@pytest.mark.parametrize('option, value, expected', [
+    ('model.decode_head.num_classes', 10, 'has 19 classes'),
+    ('train_dataloader.dataset.pipeline.2.num_classes', 25,
+     'CheckSegLabels accepts labels below 25'),
+])
+def test_class_counts_must_agree_before_training(tmp_path, demo_root,
+                                                 option, value, expected):
+    cfg = tiny_config(tmp_path, demo_root)
+    if option.startswith('model'):
+        cfg.model.decode_head.num_classes = value
+        cfg.model.decode_head.loss_decode = [
+            dict(type='CrossEntropyLoss', avg_non_ignore=True)]
+    else:
+        step = cfg.train_dataloader.dataset.pipeline[2]
+        assert step.type == 'CheckSegLabels'
+        step.num_classes = value
+    with pytest.raises(ValueError, match=expected):
+        run_training(cfg)
+    assert _no_training_happened(cfg)
+
+
+def test_batch_of_one_tiny_image_is_refused(tmp_path):
+    data_root = make_demo_data(str(tmp_path / 'data'), num_train=1,
+                               num_val=1)
+    cfg = tiny_config(
+        tmp_path, data_root, **{
+            'train_dataloader.batch_size': 1,
+            'model.data_preprocessor.size': (32, 32),
+            'train_dataloader.dataset.pipeline': [
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations'),
+                dict(type='Resize', scale=(32, 32)),
+                dict(type='PackSegInputs')
+            ]
+        })
+    with pytest.raises(ValueError, match='batch of at least 2'):
+        run_training(cfg)

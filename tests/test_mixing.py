@@ -92,7 +92,8 @@ def test_mixing_configs_exist():
 @pytest.mark.parametrize('path', MIXING_CONFIGS, ids=osp.basename)
 def test_mixing_config_trains_and_predicts(path):
     cfg = load_config(path)
-    assert cfg.load_from is None, 'must not start from AFFNet stage-1 weights'
+    # Must not start from the AFFNet stage-1 weights of the stage-2 base.
+    assert cfg.load_from is None and cfg.model.get('init_cfg') is None
     assert cfg.model.type == 'EncoderDecoder'
     assert [loss['loss_weight'] for loss in cfg.model.decode_head.loss_decode
             ] == [1.0, 0.5]

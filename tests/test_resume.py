@@ -1,22 +1,22 @@
-"""Resuming a killed training, and the trust boundary of checkpoint loading."""
+"""Resuming a killed training exactly, and not losing a checkpoint to a kill
+in the middle of a save."""
+import glob
 import os
 import os.path as osp
-import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
 import torch
-from mmengine.logging import HistoryBuffer
 
-from _tools import load_tool
-from _train_helpers import (build_tiny_runner, make_demo_data,
-                            run_tool, tool_env, train_command,
-                            write_tiny_config)
+from _train_helpers import (make_demo_data, run_tool, tool_env,
+                            train_command, write_tiny_config)
 
 MAX_EPOCHS = 4
 KILL_AFTER = 'epoch_2.pth'  # the validation after epoch 2 must not matter
+INTERRUPTED_TRAIN = osp.join(osp.dirname(__file__), '_interrupted_train.py')
 
 
 @pytest.fixture(scope='module')
@@ -92,80 +92,89 @@ def test_killed_training_resumes_as_if_uninterrupted(tmp_path, demo_root):
     assert len(log_dirs) == 2
 
 
-def _spy_weights_only(monkeypatch) -> list:
-    calls, load = [], torch.load
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs.get('weights_only'))
-        return load(*args, **kwargs)
-
-    monkeypatch.setattr(torch, 'load', spy)
-    return calls
-
-
-def test_load_from_elsewhere_loads_weights_only(tmp_path, demo_root,
-                                                monkeypatch):
-    foreign = str(tmp_path / 'foreign.pth')
-    runner = build_tiny_runner(tmp_path, demo_root, load_from=foreign)
-    weights = {k: torch.rand_like(v.float()).to(v.dtype)
-               for k, v in runner.model.state_dict().items()}
-    torch.save({'state_dict': weights, 'meta': {'epoch': 3}}, foreign)
-    calls = _spy_weights_only(monkeypatch)
-
-    runner.load_or_resume()
-
-    assert calls == [True]
-    for key, value in runner.model.state_dict().items():
-        assert torch.equal(value, weights[key]), key
+def _train_killed_while_saving(config: str, work_dir: str, kill_saving: str,
+                               fake_miou: str = '') -> None:
+    """Run tools/train.py until it is SIGKILLed in the save ``kill_saving``
+    (``NAME:N``, see tests/_interrupted_train.py)."""
+    env = dict(tool_env(), KILL_SAVING=kill_saving, FAKE_MIOU=fake_miou)
+    result = subprocess.run(
+        [sys.executable, INTERRUPTED_TRAIN, config, '--work-dir', work_dir],
+        env=env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
 
 
-def test_full_pickle_loads_only_from_own_work_dir(tmp_path, demo_root,
-                                                  monkeypatch):
-    runner = build_tiny_runner(tmp_path, demo_root)
-    checkpoint = {
-        'state_dict': runner.model.state_dict(),
-        'message_hub': {'log_scalars': {'loss': HistoryBuffer([1.0], [1])}}
-    }
-    foreign = str(tmp_path / 'plain_mmengine.pth')
-    torch.save(checkpoint, foreign)
-    calls = _spy_weights_only(monkeypatch)
-
-    with pytest.raises(RuntimeError, match='plain_mmengine.pth'):
-        runner.load_checkpoint(foreign)
-    own = osp.join(runner.work_dir, 'epoch_1.pth')
-    shutil.copy(foreign, own)
-    runner.load_checkpoint(own)
-    # A symlink in the work dir to a file elsewhere is not the run's own.
-    link = osp.join(runner.work_dir, 'linked.pth')
-    os.symlink(foreign, link)
-    with pytest.raises(RuntimeError, match='weights_only'):
-        runner.load_checkpoint(link)
-    assert calls == [True, False, True]
+def _resume(config: str, work_dir: str, fake_miou: str = '') -> None:
+    run_tool([sys.executable, INTERRUPTED_TRAIN, config, '--work-dir',
+              work_dir, '--resume'], FAKE_MIOU=fake_miou)
 
 
-@pytest.mark.parametrize('has_checkpoint', [True, False])
-def test_resume_does_not_resume_the_configs_initial_weights(
-        tmp_path, demo_root, has_checkpoint):
-    # Stage 2 names the stage-1 checkpoint as load_from in its config.
-    config = write_tiny_config(str(tmp_path / 'tiny.py'), demo_root)
+def _files(work_dir: str) -> list:
+    return sorted(osp.basename(p) for p in glob.glob(osp.join(work_dir, '*'))
+                  if not osp.isdir(p))
+
+
+def _pointer(work_dir: str) -> str:
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return osp.basename(f.read().strip())
+
+
+def test_kill_while_saving_keeps_the_last_checkpoint(tmp_path, demo_root):
+    config = write_tiny_config(str(tmp_path / 'tiny.py'), demo_root,
+                               max_epochs=3)
     with open(config, 'a') as f:
-        f.write("load_from = 'stage1/epoch_150.pth'\n")
-    work_dir = tmp_path / 'work_dir'
-    work_dir.mkdir()
-    if has_checkpoint:
-        (work_dir / 'last_checkpoint').write_text(str(work_dir / 'e_1.pth'))
-    train = load_tool('train')
+        f.write('default_hooks = dict(checkpoint=dict(max_keep_ckpts=1, '
+                'save_best=None))\n')
+    work_dir = str(tmp_path / 'work_dir')
 
-    cfg = train.build_config(
-        train.parse_args([config, '--work-dir', str(work_dir), '--resume']))
+    _train_killed_while_saving(config, work_dir, 'epoch_2.pth:1')
 
-    if has_checkpoint:  # continue this run, from its last checkpoint
-        assert cfg.resume and cfg.load_from is None
-    else:  # nothing to continue: a new run from the initial weights
-        assert not cfg.resume and cfg.load_from == 'stage1/epoch_150.pth'
-    explicit = train.build_config(
-        train.parse_args([
-            config, '--work-dir', str(work_dir), '--resume', '--cfg-options',
-            'load_from=run/epoch_3.pth'
-        ]))
-    assert explicit.resume and explicit.load_from == 'run/epoch_3.pth'
+    # epoch_1.pth was the one kept checkpoint; it must survive the kill.
+    assert _files(work_dir) == ['epoch_1.pth', 'epoch_2.pth.part',
+                                'last_checkpoint', 'tiny.py']
+    assert _pointer(work_dir) == 'epoch_1.pth'
+    _resume(config, work_dir)
+    assert _files(work_dir) == ['epoch_3.pth', 'last_checkpoint', 'tiny.py']
+    resumed = torch.load(osp.join(work_dir, 'epoch_3.pth'), weights_only=True)
+    assert resumed['meta']['epoch'] == 3
+
+
+BEST_CONFIG = """
+default_hooks = dict(
+    checkpoint=dict(max_keep_ckpts=1, save_best='mIoU', rule='greater'))
+"""
+
+
+@pytest.mark.parametrize(
+    'kill_saving, kept_best, after_resume',
+    [
+        # Killed while writing the new best: the previous best is kept, and
+        # epoch 3 (15 > 10) becomes the best after resuming.
+        ('best_mIoU_epoch_2.pth:1', 'best_mIoU_epoch_1.pth',
+         ('best_mIoU_epoch_3.pth', 15.0)),
+        # Killed after writing the new best but before recording it in the
+        # regular checkpoint: the resumed run finds it, and the worse epoch
+        # 3 (15 < 20) does not replace it.
+        ('epoch_2.pth:2', 'best_mIoU_epoch_2.pth',
+         ('best_mIoU_epoch_2.pth', 20.0)),
+    ])
+def test_kill_while_saving_the_best_keeps_the_best(tmp_path, demo_root,
+                                                   kill_saving, kept_best,
+                                                   after_resume):
+    config = write_tiny_config(str(tmp_path / 'tiny.py'), demo_root,
+                               max_epochs=3, val_interval=1)
+    with open(config, 'a') as f:
+        f.write(BEST_CONFIG)
+    work_dir = str(tmp_path / 'work_dir')
+
+    _train_killed_while_saving(config, work_dir, kill_saving, '10,20')
+    assert kept_best in _files(work_dir)
+
+    _resume(config, work_dir, fake_miou='15')
+    best_name, best_score = after_resume
+    best = [f for f in _files(work_dir) if f.startswith('best_')]
+    assert best == [best_name]
+    assert not [f for f in _files(work_dir) if f.endswith('.part')]
+    final = torch.load(osp.join(work_dir, 'epoch_3.pth'), weights_only=True)
+    runtime_info = final['message_hub']['runtime_info']
+    assert runtime_info['best_score'] == best_score
+    assert osp.basename(runtime_info['best_ckpt']) == best_name

@@ -10,7 +10,6 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 exec torchrun \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \

@@ -45,9 +45,11 @@ def main(argv=None) -> None:
         cfg.resume = args.resume
         if args.amp:
             enable_amp(cfg)
-    except (FileNotFoundError, ValueError) as err:
+        run_training(cfg)
+    except (FileNotFoundError, FileExistsError) as err:
+        # Refusals of the work-dir guard, missing data, configs and
+        # checkpoints: their messages name the file and the fix.
         raise SystemExit(f'error: {err}')
-    run_training(cfg)
 
 
 if __name__ == '__main__':

@@ -5,6 +5,7 @@ _base_ = ['../affnet_cityscapes.py']
 custom_imports = dict(
     imports=['mmseg_affnet', 'mmpretrain.models'], allow_failed_imports=False)
 model = dict(
+    init_cfg=None,  # not the stage-1 AFFNet weights
     backbone=dict(
         _delete_=True,
         type='mmpretrain.MobileNetV3',
@@ -20,4 +21,3 @@ model = dict(
             'mobilenet-v3-large_8xb128_in1k_20221114-0ed9ed9a.pth',
             prefix='backbone.')),
     decode_head=dict(in_channels=[40, 112, 960], in_index=[0, 1, 2]))
-load_from = None

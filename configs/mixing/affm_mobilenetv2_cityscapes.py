@@ -3,6 +3,7 @@
 _base_ = ['../affnet_cityscapes.py']
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
+    init_cfg=None,  # not the stage-1 AFFNet weights
     backbone=dict(
         _delete_=True,
         type='MobileNetV2',
@@ -10,4 +11,3 @@ model = dict(
         norm_cfg=norm_cfg,
         init_cfg=dict(type='Pretrained', checkpoint='mmcls://mobilenet_v2')),
     decode_head=dict(in_channels=[32, 96, 320], in_index=[0, 1, 2]))
-load_from = None

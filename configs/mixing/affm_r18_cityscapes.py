@@ -4,6 +4,7 @@
 _base_ = ['../affnet_cityscapes.py']
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
+    init_cfg=None,  # not the stage-1 AFFNet weights
     backbone=dict(
         _delete_=True,
         type='ResNetV1c',
@@ -13,4 +14,3 @@ model = dict(
         init_cfg=dict(
             type='Pretrained', checkpoint='open-mmlab://resnet18_v1c')),
     decode_head=dict(in_channels=[128, 256, 512], in_index=[0, 1, 2]))
-load_from = None

@@ -5,6 +5,7 @@
 _base_ = ['../affnet_cityscapes.py']
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
+    init_cfg=None,  # not the stage-1 AFFNet weights
     backbone=dict(
         _delete_=True,
         type='STDCNet',  # returns 1/8: 256, 1/16: 512, 1/32: 1024 channels
@@ -21,4 +22,3 @@ model = dict(
             checkpoint='https://download.openmmlab.com/mmsegmentation/v0.5/'
             'pretrain/stdc/stdc1_20220308-5368626c.pth')),
     decode_head=dict(in_channels=[256, 512, 1024], in_index=[0, 1, 2]))
-load_from = None

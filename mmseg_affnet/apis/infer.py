@@ -33,7 +33,7 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 import torch.nn as nn
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 from mmengine.utils import ProgressBar, scandir
 from mmseg.apis import MMSegInferencer
 from mmseg.structures import SegDataSample
@@ -172,11 +172,7 @@ class SegmentorInferencer(MMSegInferencer):
 
     def _init_model(self, cfg: Config, weights: Optional[str],
                     device: str = 'cpu') -> nn.Module:
-        model = init_segmentor(cfg, weights, device)
-        # EncoderDecoder.inference reads ``test_cfg.mode`` as an attribute;
-        # init_segmentor builds the model from plain dicts.
-        model.test_cfg = ConfigDict(model.test_cfg or {})
-        return model
+        return init_segmentor(cfg, weights, device)
 
     def _init_visualizer(self, cfg: Config) -> SegLocalVisualizer:
         name = f'{type(self).__name__}_{id(self)}'

@@ -6,7 +6,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmengine.hub import get_config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
@@ -87,7 +87,7 @@ def init_segmentor(config: Union[str, Path, Config],
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     model_cfg = _without_pretrained(cfg.model.to_dict())
     model_cfg['train_cfg'] = None
-    model = MODELS.build(model_cfg)
+    model = MODELS.build(ConfigDict(model_cfg))
     check_head_channels(model)
     model.cfg = cfg
     model.dataset_meta = _config_dataset_meta(cfg)

@@ -1,9 +1,11 @@
 """Training and testing runs, as the tools and the demo start them."""
+import itertools
 import os
 import os.path as osp
 from typing import Optional
 
 from mmengine.config import Config
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
@@ -12,9 +14,15 @@ from ..engine.checkpoint import load_weights
 from ..engine.runner import check_work_dir
 from ..utils.io import refuse_existing
 
+_RUNNER_IDS = itertools.count()
+
 
 def build_runner(cfg: Config) -> Runner:
     """Build the config's ``runner_type`` if it names one, else a Runner.
+
+    The visualizer gets a name of its own: mmengine keeps one visualizer
+    instance per name in a process, so the second runner of a process (the
+    comparison flow, tests) would otherwise log into the first one's dirs.
 
     Args:
         cfg (Config): A full training/testing config.
@@ -22,6 +30,8 @@ def build_runner(cfg: Config) -> Runner:
     Returns:
         Runner: The runner.
     """
+    if isinstance(cfg.get('visualizer'), dict):
+        cfg.visualizer.name = f'visualizer_{next(_RUNNER_IDS)}'
     return RUNNERS.build(cfg) if 'runner_type' in cfg \
         else Runner.from_cfg(cfg)
 
@@ -106,7 +116,9 @@ def run_test(cfg: Config,
     check_dataloaders(cfg, 'test_dataloader')
     cfg.load_from, cfg.resume = None, False
     runner = build_runner(cfg)
-    load_weights(runner.model, checkpoint)
+    model = runner.model.module if is_model_wrapper(
+        runner.model) else runner.model
+    load_weights(model, checkpoint)
     return runner.test()
 
 

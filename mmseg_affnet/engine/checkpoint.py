@@ -173,11 +173,15 @@ def weight_mismatch(model: nn.Module, checkpoint: dict,
 
 def _written_by(checkpoint: dict) -> str:
     meta = checkpoint.get('meta') or {}
-    model_types = re.findall(r"type='(\w+)'", meta.get('cfg', ''))[:3]
-    if not meta.get('experiment_name') and not model_types:
+    parts = dict(
+        re.findall(r"(backbone|decode_head)=dict\(\s*type='([\w.]+)'",
+                   meta.get('cfg', '')))
+    model = ' + '.join(parts[key] for key in ('backbone', 'decode_head')
+                       if key in parts)
+    if not meta.get('experiment_name') and not model:
         return ''
-    return (f"It was written by run {meta.get('experiment_name', '?')!r} "
-            f"(config model types {model_types}). ")
+    return (f"It was written by run {meta.get('experiment_name', '?')!r}"
+            f"{f' of a {model} model' if model else ''}. ")
 
 
 def load_weights(model: nn.Module, filename: str,

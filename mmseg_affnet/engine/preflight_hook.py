@@ -23,13 +23,17 @@ class PreflightCheckHook(Hook):
       the train dataset's ``METAINFO`` and the ``num_classes`` of every
       ``CheckSegLabels`` step of the train and val pipelines, so that labels
       and logits agree;
-    - every label map of the splits in ``label_splits`` (default: val) is
-      decoded and checked (:func:`mmseg_affnet.datasets.check_label_files`):
-      a val label holding label ids instead of train ids, a truncated file
-      or an image/label size mismatch is reported before the first epoch,
-      not at the first validation. The train split's labels are checked as
-      they are loaded (``CheckSegLabels`` in the pipeline), so the first
-      bad train file stops the first epoch with its name.
+    - every image and label map of the splits in ``label_splits``
+      (default: train and val) is checked
+      (:func:`mmseg_affnet.datasets.check_label_files`, in parallel): a
+      label holding label ids instead of train ids, a truncated or empty
+      file, or an image and label of different sizes is named before the
+      first epoch, not when the loader reaches it (for a val file, after
+      hours of training; for a truncated train label, inside mmcv's decoder
+      without the file's name). Measured: 0.2 s for the demo's 280 pairs;
+      about 29 ms per 1024x2048 pair in one process, so Cityscapes' 3,475
+      pairs take about 15 s with 8 processes (an estimate from 40 pairs).
+      ``label_splits=()`` skips it.
 
     Before the first training iteration, a batch of one image of at most
     32 pixels a side is refused when the model has batch norms: its 1/32
@@ -43,12 +47,12 @@ class PreflightCheckHook(Hook):
     Args:
         label_splits (Sequence[str]): Dataloaders whose label maps are all
             checked before training: any of ``'train'`` and ``'val'``.
-            Default: ('val', ).
+            Default: ('train', 'val').
     """
 
     priority = 'VERY_HIGH'
 
-    def __init__(self, label_splits: Sequence[str] = ('val', )):
+    def __init__(self, label_splits: Sequence[str] = ('train', 'val')):
         unknown = set(label_splits) - {'train', 'val'}
         if unknown:
             raise ValueError(f'label_splits may hold "train" and "val", got '

@@ -15,7 +15,7 @@ from mmengine.registry import init_default_scope
 
 from _tools import CONFIGS_DIR
 from _train_helpers import make_demo_data, tiny_config, write_tiny_config
-from mmseg_affnet.apis import run_test, run_training
+from mmseg_affnet.apis import build_runner, run_test, run_training
 from mmseg_affnet.datasets import check_dataset_layout
 from mmseg_affnet.engine import check_work_dir
 
@@ -256,3 +256,19 @@ def test_batch_of_one_tiny_image_is_refused(tmp_path):
         })
     with pytest.raises(ValueError, match='batch of at least 2'):
         run_training(cfg)
+
+
+def test_stage_two_starts_from_the_stage_one_checkpoint(trained, tmp_path,
+                                                        demo_root):
+    stage1 = osp.join(trained[1], f'epoch_{EPOCHS}.pth')
+    stage2 = Config.fromfile(osp.join(CONFIGS_DIR, 'affnet_cityscapes.py'))
+    # The weights come through init_cfg, so that --resume resumes the run.
+    assert stage2.load_from is None
+    assert stage2.model.init_cfg.type == 'Pretrained'
+    cfg = tiny_config(tmp_path, demo_root)
+    cfg.model.init_cfg = dict(type='Pretrained', checkpoint=stage1)
+    model = build_runner(cfg).model
+    model.init_weights()
+    expected = torch.load(stage1, weights_only=True)['state_dict']
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, expected[key]), key

@@ -3,6 +3,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import time
 from typing import List
 
 from mmengine.config import Config
@@ -114,3 +115,17 @@ def run_tool(command: List[str], timeout: float = 240, expect_rc: int = 0,
     assert result.returncode == expect_rc, result.stdout[-3000:] + \
         result.stderr[-3000:]
     return result
+
+
+def wait_for_checkpoint(work_dir: str, name: str, process, timeout=240):
+    """Poll until ``last_checkpoint`` names ``name`` (complete on disk)."""
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert process.poll() is None, 'training ended before it was killed'
+        if osp.exists(pointer):
+            with open(pointer) as f:
+                if f.read().strip().endswith(name):
+                    return
+        time.sleep(0.02)
+    raise TimeoutError(f'{name} did not appear in {work_dir}')

@@ -7,14 +7,14 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import mmseg
 import pytest
 import torch
 
 from _tools import CONFIGS_DIR, REPO_ROOT, TOOLS_DIR
-from _train_helpers import make_demo_data, run_tool, tool_env
+from _train_helpers import (make_demo_data, run_tool, tool_env,
+                            wait_for_checkpoint)
 
 MMSEG_TOOLS = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools')
 MODEL_BASE = osp.join(CONFIGS_DIR, '_base_', 'models', 'affnet.py')
@@ -165,20 +165,6 @@ def test_model_dict_builds_under_stock_encoder_decoder(tmp_path):
     ], result.stdout
 
 
-def _wait_for_checkpoint(work_dir: str, name: str, process, timeout=240):
-    """Poll until ``last_checkpoint`` names ``name`` (complete on disk)."""
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        assert process.poll() is None, 'training ended before it was killed'
-        if osp.exists(pointer):
-            with open(pointer) as f:
-                if f.read().strip().endswith(name):
-                    return
-        time.sleep(0.02)
-    raise TimeoutError(f'{name} did not appear in {work_dir}')
-
-
 def test_mmseg_own_tools_train_resume_and_test_the_demo_config(tmp_path):
     # 8 images in batches of 2: epoch 2 lasts long enough to be killed in.
     data_root = make_demo_data(str(tmp_path / 'data'), num_train=8)
@@ -198,7 +184,7 @@ def test_mmseg_own_tools_train_resume_and_test_the_demo_config(tmp_path):
         killed = subprocess.Popen(train + options, env=tool_env(),
                                   stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_for_checkpoint(work_dir, 'epoch_1.pth', killed)
+            wait_for_checkpoint(work_dir, 'epoch_1.pth', killed)
             killed.send_signal(signal.SIGKILL)
             assert killed.wait(timeout=60) == -signal.SIGKILL
         finally:

@@ -6,13 +6,13 @@ import os.path as osp
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
 from _train_helpers import (make_demo_data, run_tool, tool_env,
-                            train_command, write_tiny_config)
+                            train_command, wait_for_checkpoint,
+                            write_tiny_config)
 
 MAX_EPOCHS = 4
 KILL_AFTER = 'epoch_2.pth'  # the validation after epoch 2 must not matter
@@ -22,20 +22,6 @@ INTERRUPTED_TRAIN = osp.join(osp.dirname(__file__), '_interrupted_train.py')
 @pytest.fixture(scope='module')
 def demo_root(tmp_path_factory):
     return make_demo_data(str(tmp_path_factory.mktemp('demo') / 'data'))
-
-
-def _wait_for_checkpoint(work_dir: str, name: str, process, timeout=240):
-    """Poll until ``last_checkpoint`` names ``name`` (complete on disk)."""
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        assert process.poll() is None, 'training ended before it was killed'
-        if osp.exists(pointer):
-            with open(pointer) as f:
-                if f.read().strip().endswith(name):
-                    return
-        time.sleep(0.02)
-    raise TimeoutError(f'{name} did not appear in {work_dir}')
 
 
 def _assert_same(expected, actual, where='checkpoint'):
@@ -64,7 +50,7 @@ def test_killed_training_resumes_as_if_uninterrupted(tmp_path, demo_root):
                                  **quiet)
     killed = subprocess.Popen(train_command(config, killed_dir), **quiet)
     try:
-        _wait_for_checkpoint(killed_dir, KILL_AFTER, killed)
+        wait_for_checkpoint(killed_dir, KILL_AFTER, killed)
         killed.send_signal(signal.SIGKILL)
         assert killed.wait(timeout=60) == -signal.SIGKILL
         assert not osp.exists(

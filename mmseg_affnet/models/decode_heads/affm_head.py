@@ -245,8 +245,61 @@ def build_classifier_conv(channels: int, out_channels: int,
         channels, out_channels, kernel_size, padding=kernel_size // 2)
 
 
+class MultiLevelFusionHead(BaseDecodeHead):
+    """Base of this package's heads: fuse several backbone outputs, classify.
+
+    Checks ``in_channels``/``in_index`` with a clear message
+    (:func:`check_multiple_select`), selects the inputs with
+    ``multiple_select`` and builds the classifier every head shares:
+    ``num_classifier_convs`` depthwise-separable 3x3 convs at ``channels``
+    and a final conv (``conv_seg``) of ``classifier_kernel_size``. A
+    subclass builds its fusion and ends its ``forward`` with
+    :meth:`classify`.
+
+    Args:
+        in_channels (Sequence[int]): Widths of the selected inputs.
+        in_index (Sequence[int]): Backbone outputs to fuse.
+        num_classifier_convs (int): Depthwise-separable convs before the
+            final conv. Default: 2.
+        classifier_kernel_size (int): Kernel of the final conv. Default: 1.
+        **kwargs: Other :class:`BaseDecodeHead` arguments (``channels``,
+            ``num_classes``, ``loss_decode``, ...).
+    """
+
+    def __init__(self,
+                 in_channels: Sequence[int],
+                 in_index: Sequence[int],
+                 num_classifier_convs: int = 2,
+                 classifier_kernel_size: int = 1,
+                 **kwargs):
+        check_multiple_select(type(self).__name__, in_channels, in_index)
+        super().__init__(
+            in_channels=in_channels,
+            in_index=in_index,
+            input_transform='multiple_select',
+            **kwargs)
+        self.classifier = build_separable_classifier(self.channels,
+                                                     num_classifier_convs,
+                                                     self.norm_cfg,
+                                                     self.act_cfg)
+        self.conv_seg = build_classifier_conv(self.channels,
+                                              self.out_channels,
+                                              classifier_kernel_size)
+
+    def classify(self, fused: Tensor) -> Tensor:
+        """Class scores of the fused features.
+
+        Args:
+            fused (Tensor): Shape (N, channels, H, W).
+
+        Returns:
+            Tensor: Shape (N, num_classes, H, W).
+        """
+        return self.cls_seg(self.classifier(fused))
+
+
 @MODELS.register_module()
-class AFFMHead(BaseDecodeHead):
+class AFFMHead(MultiLevelFusionHead):
     """Attention feature fusion module of AFFNet (Kuang et al., Figs. 3-5).
 
     Every selected input gets two branches: an attention branch (CBAM,
@@ -300,12 +353,8 @@ class AFFMHead(BaseDecodeHead):
                  num_classifier_convs: int = 2,
                  classifier_kernel_size: int = 1,
                  **kwargs):
-        check_multiple_select(type(self).__name__, in_channels, in_index)
-        super().__init__(
-            in_channels=in_channels,
-            in_index=in_index,
-            input_transform='multiple_select',
-            **kwargs)
+        super().__init__(in_channels, in_index, num_classifier_convs,
+                         classifier_kernel_size, **kwargs)
         self.attention = nn.ModuleList(
             CBAM(c, reduction_ratio, spatial_kernel_size)
             for c in self.in_channels)
@@ -320,13 +369,6 @@ class AFFMHead(BaseDecodeHead):
                                            len(self.in_channels),
                                            self.channels, self.norm_cfg,
                                            self.act_cfg)
-        self.classifier = build_separable_classifier(self.channels,
-                                                     num_classifier_convs,
-                                                     self.norm_cfg,
-                                                     self.act_cfg)
-        self.conv_seg = build_classifier_conv(self.channels,
-                                              self.out_channels,
-                                              classifier_kernel_size)
 
     def forward(self, inputs: Sequence[Tensor]) -> Tensor:
         inputs = self._transform_inputs(inputs)
@@ -340,4 +382,4 @@ class AFFMHead(BaseDecodeHead):
             for branch, x in zip(self.pooling, inputs)
         ]
         fused = self.attention_fusion(attended) + self.pooling_fusion(pooled)
-        return self.cls_seg(self.classifier(fused))
+        return self.classify(fused)

@@ -2,17 +2,15 @@
 from typing import List, Sequence
 
 import torch.nn as nn
-from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .affm_head import (CBAM, ConcatFusion, PoolingBranch,
-                        build_classifier_conv, build_separable_classifier,
-                        check_multiple_select, resize_to)
+from .affm_head import (CBAM, ConcatFusion, MultiLevelFusionHead,
+                        PoolingBranch, resize_to)
 
 
 @MODELS.register_module()
-class FPNPANHead(BaseDecodeHead):
+class FPNPANHead(MultiLevelFusionHead):
     """AFFM's branches fused by a YOLOv4-style FPN + PAN (Fig. 6(b)).
 
     The module AFFNet is compared with in Table II. Per selected input it
@@ -85,12 +83,8 @@ class FPNPANHead(BaseDecodeHead):
                  num_classifier_convs: int = 2,
                  classifier_kernel_size: int = 1,
                  **kwargs):
-        check_multiple_select(type(self).__name__, in_channels, in_index)
-        super().__init__(
-            in_channels=in_channels,
-            in_index=in_index,
-            input_transform='multiple_select',
-            **kwargs)
+        super().__init__(in_channels, in_index, num_classifier_convs,
+                         classifier_kernel_size, **kwargs)
         width = self.channels
         num_levels = len(self.in_channels)
         self.attention = nn.ModuleList(
@@ -107,12 +101,6 @@ class FPNPANHead(BaseDecodeHead):
         self.bottom_up = nn.ModuleList(
             self._merge([width, width]) for _ in range(num_levels - 1))
         self.output_merge = self._merge([width] * num_levels)
-        self.classifier = build_separable_classifier(width,
-                                                     num_classifier_convs,
-                                                     self.norm_cfg,
-                                                     self.act_cfg)
-        self.conv_seg = build_classifier_conv(width, self.out_channels,
-                                              classifier_kernel_size)
 
     def _merge(self, in_channels: List[int]) -> ConcatFusion:
         return ConcatFusion(
@@ -149,4 +137,4 @@ class FPNPANHead(BaseDecodeHead):
         size = inputs[0].shape[2:]
         fused = self.output_merge(
             [resize_to(x, size, self.align_corners) for x in pan])
-        return self.cls_seg(self.classifier(fused))
+        return self.classify(fused)

@@ -3,13 +3,11 @@ from typing import Sequence
 
 import torch.nn as nn
 from mmcv.cnn import ConvModule
-from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType
 from torch import Tensor
 
-from .affm_head import (build_classifier_conv, build_separable_classifier,
-                        check_multiple_select, resize_to)
+from .affm_head import MultiLevelFusionHead, resize_to
 
 
 class ChainedResidualPooling(nn.Module):
@@ -81,7 +79,7 @@ class StagePoolingModule(nn.Sequential):
 
 
 @MODELS.register_module()
-class SPMHead(BaseDecodeHead):
+class SPMHead(MultiLevelFusionHead):
     """Shallow branch plus stage pooling modules: SPSSNet's fusion, rebuilt.
 
     A reconstruction of the fusion of SPSSNet, the Fast-SCNN derivative the
@@ -146,17 +144,13 @@ class SPMHead(BaseDecodeHead):
                  num_classifier_convs: int = 2,
                  classifier_kernel_size: int = 1,
                  **kwargs):
-        check_multiple_select(type(self).__name__, in_channels, in_index)
-        if len(in_channels) < 2:
+        super().__init__(in_channels, in_index, num_classifier_convs,
+                         classifier_kernel_size, **kwargs)
+        if len(self.in_channels) < 2:
             raise ValueError(
                 f'SPMHead needs the shallow branch and at least one deep '
-                f'feature; in_channels {list(in_channels)} selects '
-                f'{len(in_channels)}.')
-        super().__init__(
-            in_channels=in_channels,
-            in_index=in_index,
-            input_transform='multiple_select',
-            **kwargs)
+                f'feature; in_channels {list(self.in_channels)} selects '
+                f'{len(self.in_channels)}.')
         self.shallow_proj = ConvModule(
             self.in_channels[0],
             self.channels,
@@ -168,13 +162,6 @@ class SPMHead(BaseDecodeHead):
                                crp_pool_size, crp_kernel_size, self.norm_cfg,
                                self.act_cfg) for c in self.in_channels[1:])
         self.relu = nn.ReLU(inplace=True)
-        self.classifier = build_separable_classifier(self.channels,
-                                                     num_classifier_convs,
-                                                     self.norm_cfg,
-                                                     self.act_cfg)
-        self.conv_seg = build_classifier_conv(self.channels,
-                                              self.out_channels,
-                                              classifier_kernel_size)
 
     def forward(self, inputs: Sequence[Tensor]) -> Tensor:
         shallow, *deep = self._transform_inputs(inputs)
@@ -182,4 +169,4 @@ class SPMHead(BaseDecodeHead):
         fused = self.shallow_proj(shallow)
         for spm, x in zip(self.spms, deep):
             fused = fused + resize_to(spm(x), size, self.align_corners)
-        return self.cls_seg(self.classifier(self.relu(fused)))
+        return self.classify(self.relu(fused))

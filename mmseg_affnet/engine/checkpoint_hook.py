@@ -8,9 +8,12 @@ truncated one. This hook overrides the two saving methods of
 ``_save_best_checkpoint``, private methods of mmengine; this module is the
 only place that relies on them) so that each save writes ``NAME.part``,
 renames it onto ``NAME``, updates ``last_checkpoint`` atomically, and only
-then deletes what is outdated. Tracked upstream in open-mmlab/mmengine
-(CheckpointHook removes old checkpoints before saving the new one); the
-overrides can go once mmengine saves in this order.
+then deletes what is outdated. The delete-first order is mmengine's since
+open-mmlab/mmengine#1168 (which reworked the keep logic for ``save_best``);
+no upstream issue about it was found. The overrides can go once mmengine
+saves before it deletes and writes atomically; re-check on each mmengine
+upgrade (the tests in ``tests/test_resume.py`` kill a save and fail if
+anything is lost).
 """
 import glob
 import logging

@@ -1,39 +1,40 @@
-"""tools/benchmark.py and tools/compare_demo.py, end to end on tiny settings.
+"""mmseg_affnet.analysis and tools/benchmark.py on tiny inputs.
 
 No timing is asserted: only that every model, variant and column is there,
-that numbers are well formed and that results are never overwritten.
+that the numbers are consistent with each other, that multiply-adds match a
+hand count and that results are never overwritten.
 """
 import csv
 import json
 import math
 import os.path as osp
-import sys
 
 import matplotlib.image
 import pytest
+import torch.nn as nn
 
-from _tools import TOOLS_DIR, load_tool
-from _train_helpers import run_tool
+from _train_helpers import run_tool, tool_command
+from mmseg_affnet.analysis import (CSV_FIELDS, MODEL_ZOO,
+                                   ORT_OPTION_VARIANTS, REFERENCE, TimedCall,
+                                   count_macs, inference_params, make_rows,
+                                   result_paths, results_table,
+                                   select_deploy_models, select_models,
+                                   time_interleaved)
 
 FAST_SCNN_CONFIG = 'mmseg::fastscnn/fast_scnn_8xb4-160k_cityscapes-512x1024.py'
 FAST_SCNN_NAME = 'fast_scnn_8xb4-160k_cityscapes-512x1024'
 
 
-benchmark = load_tool('benchmark')
-
-
 @pytest.fixture(scope='module')
 def benchmark_dir(tmp_path_factory) -> str:
-    """Benchmark AFFNet and a config given by path, with deploy rows for the
-    latter, at one tiny size."""
+    """Benchmark AFFNet (with the session-option rows) and a config given by
+    path, both with deploy rows, at one tiny size."""
     out_dir = str(tmp_path_factory.mktemp('benchmark'))
-    run_tool([
-        sys.executable,
-        osp.join(TOOLS_DIR, 'benchmark.py'), '--models', 'AFFNet',
-        '--configs', FAST_SCNN_CONFIG, '--deploy-models', FAST_SCNN_NAME,
+    run_tool(tool_command(
+        'benchmark', '--models', 'AFFNet', '--configs', FAST_SCNN_CONFIG,
+        '--deploy-models', 'AFFNet', FAST_SCNN_NAME, '--ort-options',
         '--sizes', '64x128', '--warmup', '1', '--iters', '2', '--threads',
-        '1', '--device', 'cpu', '--out-dir', out_dir
-    ])
+        '1', '--device', 'cpu', '--out-dir', out_dir), timeout=600)
     return out_dir
 
 
@@ -44,24 +45,33 @@ def read_csv(path: str):
 
 def test_benchmark_csv_has_every_run_and_column(benchmark_dir):
     rows = read_csv(osp.join(benchmark_dir, 'benchmark.csv'))
-    runs = {(r['model'], r['variant']) for r in rows}
-    assert runs == {('AFFNet', 'eager'), (FAST_SCNN_NAME, 'eager'),
-                    (FAST_SCNN_NAME, 'fused'),
-                    (FAST_SCNN_NAME, 'onnxruntime')}
-    assert len(rows) == len(runs)
+    runs = [(r['model'], r['variant']) for r in rows]
+    deploy = ['fused', 'onnxruntime', 'onnxruntime-int8']
+    options = [f'ort:{name}' for name in ORT_OPTION_VARIANTS]
+    assert sorted(runs) == sorted(
+        [('AFFNet', v) for v in ['eager'] + deploy + options] +
+        [(FAST_SCNN_NAME, v) for v in ['eager'] + deploy] +
+        [('matmul', '2048x2048')])
     for row in rows:
-        assert set(row) == set(benchmark.CSV_FIELDS)
+        assert set(row) == set(CSV_FIELDS)
         assert row['input'] == '64x128' and row['device'] == 'cpu'
         assert row['peak_memory_mib'] == ''  # not measured on CPU
         median, p90 = float(row['latency_median_ms']), float(
             row['latency_p90_ms'])
         assert 0 < median <= p90
         assert math.isclose(float(row['fps']), 1e3 / median, rel_tol=1e-6)
-        assert float(row['params_m']) > 0 and float(row['gmacs']) > 0
-    reference = next(r for r in rows
-                     if (r['model'], r['variant']) == ('AFFNet', 'eager'))
+        assert math.isclose(float(row['gmac_per_s']),
+                            float(row['gmacs']) / median * 1e3, rel_tol=1e-6)
+        assert float(row['gmacs']) > 0
+        assert row['precision'] == ('int8' if row['variant'].endswith('int8')
+                                    else 'fp32')
+    by_run = dict(zip(runs, rows))
+    reference = by_run[('AFFNet', 'eager')]
     assert float(reference['latency_vs_affnet']) == 1.0
     assert float(reference['macs_vs_affnet']) == 1.0
+    assert float(by_run[('matmul', '2048x2048')]['ceiling_fraction']) == 1.0
+    assert float(by_run[('matmul', '2048x2048')]['gmacs']) == pytest.approx(
+        2048**3 / 1e9)
 
 
 def test_benchmark_json_matches_csv(benchmark_dir):
@@ -84,45 +94,75 @@ def test_benchmark_plot_is_an_image(benchmark_dir):
 
 
 def test_benchmark_refuses_to_overwrite_results(benchmark_dir):
-    with pytest.raises(FileExistsError, match='--force'):
-        benchmark.result_paths(benchmark_dir, 'benchmark', force=False)
-    paths = benchmark.result_paths(benchmark_dir, 'benchmark', force=True)
-    assert paths['csv'] == osp.join(benchmark_dir, 'benchmark.csv')
-    assert not any(
-        osp.exists(p)
-        for p in benchmark.result_paths(benchmark_dir, 'other',
-                                        force=False).values())
+    with pytest.raises(FileExistsError, match='benchmark.csv'):
+        result_paths(benchmark_dir, 'benchmark')
+    result = run_tool(tool_command('benchmark', '--models', 'AFFNet',
+                                   '--out-dir', benchmark_dir), expect_rc=1)
+    assert 'already exist' in result.stderr
+    assert result_paths(benchmark_dir, 'other')['csv'] == osp.join(
+        benchmark_dir, 'other.csv')
 
 
 def test_benchmark_rejects_unknown_models_and_sizes():
     with pytest.raises(ValueError, match='Unknown models'):
-        benchmark.select_models(['NoSuchNet'], [])
+        select_models(['NoSuchNet'], [])
     with pytest.raises(ValueError, match='named'):
-        benchmark.select_models(['AFFNet'], ['a/AFFNet.py'])
-    with pytest.raises(SystemExit):
-        benchmark.parse_args(['--sizes', '512by1024'])
-
-
-def test_compare_demo_reports_each_model(tmp_path):
-    work_dir = str(tmp_path / 'compare')
-    command = [
-        sys.executable,
-        osp.join(TOOLS_DIR, 'compare_demo.py'), '--others', 'Fast-SCNN',
-        '--work-dir', work_dir, '--data-root',
-        str(tmp_path / 'data'), '--threads', '1', '--warmup', '0', '--iters',
-        '1', '--cfg-options', 'train_cfg.max_epochs=1',
-        'train_cfg.val_interval=1', 'demo_dataset.num_train=2',
-        'demo_dataset.num_val=1', 'train_dataloader.batch_size=2'
+        select_models(['AFFNet'], ['a/AFFNet.py'])
+    with pytest.raises(ValueError, match='not among the benchmarked'):
+        select_deploy_models(['Fast-SCNN'], select_models(['AFFNet']))
+    assert select_deploy_models(None, select_models(list(MODEL_ZOO))) == [
+        'AFFNet', 'Fast-SCNN'
     ]
-    run_tool(command)
-    rows = read_csv(osp.join(work_dir, 'compare_demo.csv'))
-    assert [r['model'] for r in rows] == ['AFFNet', 'Fast-SCNN']
-    for row in rows:
-        assert 0 <= float(row['val_miou']) <= 100
-        assert float(row['latency_median_ms']) > 0
-        assert osp.isfile(row['checkpoint'])
-    with open(osp.join(work_dir, 'compare_demo.md')) as f:
-        assert f.read().count('| Fast-SCNN |') == 1
+    result = run_tool(tool_command('benchmark', '--sizes', '512by1024'),
+                      expect_rc=2)
+    assert 'not HxW' in result.stderr
 
-    with pytest.raises(FileExistsError):
-        load_tool('compare_demo').check_outputs_are_new(work_dir, ['AFFNet', 'Fast-SCNN'])
+
+def test_time_interleaved_calls_each_runner_in_turn():
+    order = []
+    runners = [lambda name=name: order.append(name) for name in 'abc']
+    times = time_interleaved(runners, warmup=2, iters=3)
+    assert order == list('abc') * 5
+    assert [len(t) for t in times] == [3, 3, 3]
+    assert all(t >= 0 for runner_times in times for t in runner_times)
+    with pytest.raises(ValueError, match='iters >= 1'):
+        time_interleaved(runners, warmup=0, iters=0)
+
+
+class TinySegmentor(nn.Module):
+    """A segmentor-like module with a hand-countable forward."""
+    align_corners = False
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1, bias=False)
+        self.auxiliary_head = nn.Conv2d(3, 4, 1)
+
+    def forward(self, inputs, mode='tensor'):
+        return self.conv(inputs)
+
+
+def test_count_macs_and_params_match_a_hand_count():
+    model = TinySegmentor().eval()
+    # 1x1 conv, 3 -> 4 channels, on 8x10 outputs: 3 * 4 * 80 multiply-adds
+    assert count_macs(model, (8, 10)) == 3 * 4 * 80
+    assert inference_params(model) == 12  # auxiliary head left out
+
+
+def test_make_rows_and_table_from_given_times():
+    calls = [TimedCall(REFERENCE, 'eager', 'fp32', lambda: None),
+             TimedCall(REFERENCE, 'onnxruntime-int8', 'int8', lambda: None),
+             TimedCall('matmul', '2048x2048', 'fp32', lambda: None)]
+    times = [[0.2, 0.1, 0.3], [0.05, 0.05, 0.05], [0.5, 0.5, 0.5]]
+    rows = make_rows(calls, times, [None] * 3, 'cpu', (64, 128),
+                     {REFERENCE: 2_000_000}, {REFERENCE: 10**9},
+                     {REFERENCE: 'affnet.py'})
+    eager, int8, matmul = rows
+    assert eager['latency_median_ms'] == pytest.approx(200)
+    assert eager['gmac_per_s'] == pytest.approx(5.0)
+    assert int8['latency_vs_affnet'] == pytest.approx(0.25)
+    assert matmul['gmac_per_s'] == pytest.approx(2048**3 / 0.5 / 1e9)
+    assert eager['ceiling_fraction'] == pytest.approx(
+        5.0 / matmul['gmac_per_s'])
+    table = results_table(rows)
+    assert table.count('\n') == 4 and '| onnxruntime-int8 |' in table

@@ -3,7 +3,11 @@
 - :mod:`.logits`: :class:`LogitsAtInputSize`, the graph every path runs.
 - :mod:`.fusion`: :func:`prepare_for_inference` (Conv+BN folding,
   channels-last max-pools and weights) for fast eager PyTorch.
-- :mod:`.onnx`: :func:`export_onnx` and :func:`create_ort_session`.
+- :mod:`.onnx`: :func:`export_onnx`, :func:`export_segmentor` and
+  :func:`create_ort_session`.
+- :mod:`.quantize`: static INT8 quantization (:func:`quantize_onnx`,
+  :func:`quantize_segmentor`) calibrated on a config's images.
+- :mod:`.evaluate`: val-set mIoU of an ONNX graph (:func:`evaluate_onnx`).
 
 Example:
     >>> from mmseg_affnet.deploy import (LogitsAtInputSize,
@@ -11,15 +15,22 @@ Example:
     >>> model = LogitsAtInputSize(prepare_for_inference(segmentor))
     >>> logits = model(images.contiguous(memory_format=torch.channels_last))
 """
+from .evaluate import (accuracy_table, compare_accuracy, evaluate_logits,
+                       evaluate_onnx, onnx_logits_fn, torch_logits_fn)
 from .fusion import (ChannelsLastMaxPool2d, fuse_conv_bn,
                      prepare_for_inference, use_channels_last_max_pools)
-from .loader import load_segmentor, resolve_config_path
 from .logits import LogitsAtInputSize
-from .onnx import create_ort_session, export_onnx, quiet, run_session
+from .onnx import (create_ort_session, export_onnx, export_segmentor,
+                   max_abs_difference, quiet, run_session)
+from .quantize import (CALIBRATION_METHODS, CalibrationImages,
+                       graph_input_shape, quantize_onnx, quantize_segmentor)
 
 __all__ = [
-    'ChannelsLastMaxPool2d', 'LogitsAtInputSize', 'create_ort_session',
-    'export_onnx', 'fuse_conv_bn', 'load_segmentor', 'prepare_for_inference',
-    'quiet', 'resolve_config_path', 'run_session',
-    'use_channels_last_max_pools'
+    'CALIBRATION_METHODS', 'CalibrationImages', 'accuracy_table',
+    'compare_accuracy', 'torch_logits_fn', 'ChannelsLastMaxPool2d', 'LogitsAtInputSize',
+    'create_ort_session', 'evaluate_logits',
+    'evaluate_onnx', 'export_onnx', 'export_segmentor', 'fuse_conv_bn',
+    'graph_input_shape', 'max_abs_difference', 'onnx_logits_fn',
+    'prepare_for_inference', 'quantize_onnx', 'quantize_segmentor', 'quiet',
+    'run_session', 'use_channels_last_max_pools'
 ]

@@ -10,7 +10,7 @@ import os
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterator, Optional, Tuple, Union
 
 import numpy as np
 import onnxruntime as ort
@@ -19,7 +19,8 @@ import torch.nn as nn
 from mmengine.logging import MMLogger
 from torch import Tensor
 
-from ..utils.io import atomic_write_bytes
+from ..apis.model import init_segmentor
+from ..utils.io import atomic_write_bytes, refuse_existing
 from .logits import LogitsAtInputSize
 
 PathLike = Union[str, Path]
@@ -163,3 +164,58 @@ def run_session(session: ort.InferenceSession, inputs: np.ndarray) -> np.ndarray
         np.ndarray: Logits of shape (N, num_classes, H, W).
     """
     return session.run([OUTPUT_NAME], {INPUT_NAME: inputs})[0]
+
+
+def max_abs_difference(segmentor: nn.Module, inputs: Tensor,
+                       onnx_file: PathLike) -> float:
+    """Largest absolute difference of onnxruntime's logits to PyTorch's.
+
+    Args:
+        segmentor (nn.Module): The exported segmentor, in eval mode.
+        inputs (Tensor): An input of the graph's shape.
+        onnx_file (str | Path): The exported graph.
+
+    Returns:
+        float: ``max |logits_ort - logits_torch|``.
+    """
+    with torch.inference_mode():
+        expected = LogitsAtInputSize(segmentor)(inputs).numpy()
+    actual = run_session(create_ort_session(onnx_file), inputs.numpy())
+    return float(np.abs(actual - expected).max())
+
+
+def export_segmentor(config: PathLike,
+                     checkpoint: Optional[str],
+                     shape: Tuple[int, int],
+                     out_file: PathLike,
+                     opset: int = 18) -> float:
+    """Export a config's segmentor to ONNX and check it with onnxruntime.
+
+    The model is built with :func:`mmseg_affnet.apis.init_segmentor`
+    (weights-only, strict checkpoint loading), exported at batch 1 and
+    ``shape`` (:func:`export_onnx`) and run once by onnxruntime on a random
+    input against PyTorch.
+
+    Args:
+        config (str | Path): Config file (``mmseg::`` allowed).
+        checkpoint (str, optional): Checkpoint; None keeps random weights
+            (for timing only).
+        shape (tuple[int, int]): Input height and width.
+        out_file (str | Path): ONNX file to write; must not exist.
+        opset (int): ONNX opset. Default: 18.
+
+    Returns:
+        float: Max abs difference of the logits, onnxruntime vs PyTorch.
+
+    Raises:
+        FileExistsError: If ``out_file`` exists (checked before any work).
+        ValueError: If a side of ``shape`` is below 32.
+    """
+    refuse_existing([out_file], 'pass another --out or move the file away.')
+    if min(shape) < 32:
+        raise ValueError(f'Input shape {tuple(shape)} is too small: the '
+                         'models downsample 32 times; use at least 32x32.')
+    segmentor = init_segmentor(config, checkpoint)
+    inputs = torch.randn(1, 3, *shape)
+    export_onnx(segmentor, inputs, out_file, opset)
+    return max_abs_difference(segmentor, inputs, out_file)

@@ -1,0 +1,405 @@
+"""The benchmark flow: every model, size, device and runtime, interleaved.
+
+:func:`run_benchmark` builds the models once (random weights: latency does
+not depend on them), counts their parameters and multiply-adds and times,
+for each input size and device, one interleaved round-robin of:
+
+- every model eager (``LogitsAtInputSize``, eval mode; fp32, plus fp16
+  autocast on CUDA);
+- every deploy model ``fused`` (:func:`mmseg_affnet.deploy.prepare_for_inference`),
+  and on CPU under onnxruntime in fp32 (``onnxruntime``) and static INT8
+  (``onnxruntime-int8``: QDQ, per-channel weights; calibrated on random
+  inputs, which sets the scales but not the speed);
+- optionally the reference model's fp32 graph under other onnxruntime
+  session options (``ort:<option>`` rows, :data:`ORT_OPTION_VARIANTS`);
+- on CPU, a 2048^3 fp32 matmul: the multiply-add ceiling under the same
+  load, so that every row's GMAC/s can be read as a fraction of it.
+
+:func:`results_table`, :func:`write_results` and :func:`plot_latency` turn
+the rows into a Markdown table, CSV/JSON files and a latency plot.
+"""
+import copy
+import csv
+import io
+import json
+import os
+import os.path as osp
+import platform
+import tempfile
+from datetime import datetime
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import mmseg
+import numpy as np
+import onnxruntime
+import torch
+import torch.nn as nn
+from prettytable import PrettyTable, TableStyle
+from tqdm import tqdm
+
+from ..apis.model import init_segmentor
+from ..deploy import (LogitsAtInputSize, create_ort_session, export_onnx,
+                      prepare_for_inference, quantize_onnx)
+from ..utils.io import atomic_open, atomic_write_text, refuse_existing
+from .complexity import FLOP_COUNTER, count_macs, inference_params
+from .timing import (TimedCall, cuda_peak_memory_mib, matmul_call, ort_call,
+                     time_interleaved, torch_call)
+from .zoo import REFERENCE
+
+Size = Tuple[int, int]
+MATMUL_SIZE = 2048
+INT8_CALIBRATION_INPUTS = 4
+LATENCY_DEFINITION = ("model(inputs, mode='tensor') + bilinear upsampling of "
+                      'the logits to the input size, batch 1, eval mode, no '
+                      'preprocessing or post-processing')
+ORT_OPTION_VARIANTS: Dict[str, dict] = {
+    'opt-disable': dict(optimization_level='disable'),
+    'opt-basic': dict(optimization_level='basic'),
+    'opt-extended': dict(optimization_level='extended'),
+    'spinning': dict(spinning=True),
+    'parallel': dict(parallel=True),
+    'no-mem-pattern': dict(memory_pattern=False),
+    'threads-1': dict(threads=1),
+}
+CSV_FIELDS = ('model', 'variant', 'device', 'precision', 'input', 'params_m',
+              'gmacs', 'latency_median_ms', 'latency_p90_ms', 'fps',
+              'gmac_per_s', 'ceiling_fraction', 'peak_memory_mib',
+              'latency_vs_affnet', 'macs_vs_affnet', 'config')
+
+
+def result_paths(out_dir: str, name: str) -> Dict[str, str]:
+    """Paths of the CSV, JSON and PNG results; refuse existing ones.
+
+    Args:
+        out_dir (str): Output folder.
+        name (str): File stem.
+
+    Returns:
+        dict[str, str]: Extension -> path.
+
+    Raises:
+        FileExistsError: If any of them exists.
+    """
+    paths = {ext: osp.join(out_dir, f'{name}.{ext}')
+             for ext in ('csv', 'json', 'png')}
+    refuse_existing(paths.values(),
+                    'pass another --name or --out-dir, or move them away.')
+    return paths
+
+
+def _ort_calls(name: str, model: nn.Module, inputs: torch.Tensor,
+               threads: int, opset: int, tmp_dir: str, int8: bool,
+               option_variants: Dict[str, dict]) -> List[TimedCall]:
+    """Export ``model`` at the size of ``inputs``; its onnxruntime calls."""
+    stem = osp.join(tmp_dir, f'{name}_{inputs.shape[2]}x{inputs.shape[3]}')
+    export_onnx(model, inputs, f'{stem}.onnx', opset)
+    feed = inputs.numpy()
+    calls = [ort_call(name, 'onnxruntime',
+                      create_ort_session(f'{stem}.onnx', threads), feed)]
+    for option, kwargs in option_variants.items():
+        kwargs = dict(dict(threads=threads), **kwargs)
+        calls.append(ort_call(name, f'ort:{option}',
+                              create_ort_session(f'{stem}.onnx', **kwargs),
+                              feed))
+    if int8:
+        generator = torch.Generator().manual_seed(0)
+        calibration = [
+            torch.randn(inputs.shape, generator=generator).numpy()
+            for _ in range(INT8_CALIBRATION_INPUTS)
+        ]
+        quantize_onnx(f'{stem}.onnx', f'{stem}_int8.onnx', calibration)
+        calls.append(ort_call(name, 'onnxruntime-int8',
+                              create_ort_session(f'{stem}_int8.onnx',
+                                                 threads), feed, 'int8'))
+    return calls
+
+
+def make_calls(models: Dict[str, nn.Module], deploy_models: Sequence[str],
+               size: Size, device: str, threads: int, opset: int,
+               tmp_dir: str, int8: bool = True,
+               ort_options: bool = False) -> List[TimedCall]:
+    """All timed calls of one input size on one device.
+
+    Args:
+        models (dict[str, nn.Module]): Eager CPU models by name.
+        deploy_models (Sequence[str]): Names that also get fused and (on
+            CPU) onnxruntime calls.
+        size (tuple[int, int]): Input height and width.
+        device (str): 'cpu' or 'cuda'.
+        threads (int): onnxruntime intra-op threads.
+        opset (int): ONNX opset.
+        tmp_dir (str): Folder for the ONNX files.
+        int8 (bool): Add ``onnxruntime-int8`` calls. Default: True.
+        ort_options (bool): Add the :data:`ORT_OPTION_VARIANTS` calls of the
+            reference model. Default: False.
+
+    Returns:
+        list[TimedCall]: Eager calls, then fused, then onnxruntime ones,
+        then (CPU) the matmul ceiling.
+    """
+    inputs = torch.randn(1, 3, *size)
+    precisions = ['fp32', 'fp16'] if device == 'cuda' else ['fp32']
+    eager, fused, ort = [], [], []
+    for name, model in models.items():
+        module = LogitsAtInputSize(copy.deepcopy(model)).to(device)
+        eager += [torch_call(name, 'eager', module, inputs.to(device), p)
+                  for p in precisions]
+        if name not in deploy_models:
+            continue
+        fused_module = LogitsAtInputSize(
+            prepare_for_inference(copy.deepcopy(model).to(device)))
+        fused_inputs = inputs.to(device).contiguous(
+            memory_format=torch.channels_last)
+        fused += [torch_call(name, 'fused', fused_module, fused_inputs, p)
+                  for p in precisions]
+        if device == 'cpu':
+            variants = (ORT_OPTION_VARIANTS
+                        if ort_options and name == REFERENCE else {})
+            ort += _ort_calls(name, model, inputs, threads, opset, tmp_dir,
+                              int8, variants)
+    ceiling = [matmul_call(MATMUL_SIZE)] if device == 'cpu' else []
+    return eager + fused + ort + ceiling
+
+
+def make_rows(calls: Sequence[TimedCall], times: Sequence[Sequence[float]],
+              memories: Sequence[Optional[float]], device: str, size: Size,
+              params: Dict[str, int], macs: Dict[str, int],
+              configs: Dict[str, str]) -> List[dict]:
+    """One result row per call, with ratios to eager AFFNet and GMAC/s.
+
+    Args:
+        calls (Sequence[TimedCall]): The timed calls.
+        times (Sequence[Sequence[float]]): Their seconds per timed call.
+        memories (Sequence[float | None]): Peak CUDA memory per call (MiB).
+        device (str): 'cpu' or 'cuda'.
+        size (tuple[int, int]): Input height and width.
+        params (dict[str, int]): Inference parameters per model.
+        macs (dict[str, int]): Multiply-adds per model at ``size``.
+        configs (dict[str, str]): Config per model.
+
+    Returns:
+        list[dict]: Rows with the keys of :data:`CSV_FIELDS`.
+    """
+    macs = dict(macs, matmul=MATMUL_SIZE**3)
+    medians = [float(np.median(t)) * 1e3 for t in times]
+    reference = {
+        c.precision: median
+        for c, median in zip(calls, medians)
+        if c.model == REFERENCE and c.variant == 'eager'
+    }
+    ceiling = next((macs['matmul'] / median / 1e6
+                    for c, median in zip(calls, medians)
+                    if c.model == 'matmul'), None)
+    rows = []
+    for call, call_times, median, memory in zip(calls, times, medians,
+                                                memories):
+        reference_ms = reference.get(call.precision if call.precision in
+                                     reference else 'fp32')
+        gmac_per_s = macs[call.model] / median / 1e6
+        rows.append(
+            dict(
+                model=call.model,
+                variant=call.variant,
+                device=device,
+                precision=call.precision,
+                input=f'{size[0]}x{size[1]}',
+                params_m=params.get(call.model, 0) / 1e6,
+                gmacs=macs[call.model] / 1e9,
+                latency_median_ms=median,
+                latency_p90_ms=float(np.percentile(call_times, 90)) * 1e3,
+                fps=1e3 / median,
+                gmac_per_s=gmac_per_s,
+                ceiling_fraction=(gmac_per_s / ceiling if ceiling else None),
+                peak_memory_mib=memory,
+                latency_vs_affnet=(median / reference_ms
+                                   if reference_ms else None),
+                macs_vs_affnet=(macs[call.model] / macs[REFERENCE]
+                                if REFERENCE in macs else None),
+                config=configs.get(call.model, 'torch.mm')))
+    return rows
+
+
+def run_benchmark(configs: Dict[str, str],
+                  deploy_models: Sequence[str],
+                  sizes: Sequence[Size],
+                  devices: Sequence[str],
+                  warmup: int,
+                  iters: int,
+                  threads: int,
+                  opset: int = 18,
+                  int8: bool = True,
+                  ort_options: bool = False) -> List[dict]:
+    """Benchmark models; one interleaved timing per input size and device.
+
+    Args:
+        configs (dict[str, str]): Model name -> config (``mmseg::``
+            allowed), e.g. from :func:`mmseg_affnet.analysis.select_models`.
+        deploy_models (Sequence[str]): Models that also get fused and
+            onnxruntime rows.
+        sizes (Sequence[tuple[int, int]]): Input heights and widths.
+        devices (Sequence[str]): 'cpu' and/or 'cuda'.
+        warmup (int): Untimed rounds.
+        iters (int): Timed rounds.
+        threads (int): CPU threads of PyTorch and onnxruntime.
+        opset (int): ONNX opset. Default: 18.
+        int8 (bool): Add ``onnxruntime-int8`` rows. Default: True.
+        ort_options (bool): Add the reference model's
+            :data:`ORT_OPTION_VARIANTS` rows. Default: False.
+
+    Returns:
+        list[dict]: One row per model, variant, size and device (keys of
+        :data:`CSV_FIELDS`); each group is also printed as a table.
+    """
+    torch.set_num_threads(threads)
+    models = {name: init_segmentor(config) for name, config in configs.items()}
+    params = {name: inference_params(model) for name, model in models.items()}
+    rows: List[dict] = []
+    for size in tqdm(sizes, desc='sizes', position=0):
+        macs = {name: count_macs(model, size) for name, model in models.items()}
+        for device in devices:
+            with tempfile.TemporaryDirectory() as tmp_dir:
+                calls = make_calls(models, deploy_models, size, device,
+                                   threads, opset, tmp_dir, int8,
+                                   ort_options)
+                with tqdm(total=len(calls) * (warmup + iters),
+                          desc=f'{size[0]}x{size[1]} {device} calls',
+                          position=1, leave=False) as progress:
+                    times = time_interleaved(calls, warmup, iters, progress)
+                memories = [
+                    cuda_peak_memory_mib(c) if device == 'cuda' else None
+                    for c in calls
+                ]
+            group = make_rows(calls, times, memories, device, size, params,
+                              macs, configs)
+            tqdm.write(results_table(group) + '\n')
+            rows += group
+    return rows
+
+
+def _fmt(value: Optional[float], digits: int = 2) -> str:
+    return 'n/a' if value is None else f'{value:.{digits}f}'
+
+
+def results_table(rows: Sequence[dict]) -> str:
+    """A Markdown table of rows (one input size and device).
+
+    Args:
+        rows (Sequence[dict]): Rows of :func:`make_rows`.
+
+    Returns:
+        str: The table.
+    """
+    table = PrettyTable([
+        'Model', 'Variant', 'Precision', 'Input', 'Params (M)', 'GMACs',
+        'Median (ms)', 'p90 (ms)', 'FPS', 'GMAC/s', 'of ceiling',
+        'Peak mem (MiB)', 'Latency / AFFNet', 'MACs / AFFNet'
+    ])
+    table.set_style(TableStyle.MARKDOWN)
+    table.align = 'r'
+    for column in ('Model', 'Variant', 'Precision', 'Input'):
+        table.align[column] = 'l'
+    for row in rows:
+        table.add_row([
+            row['model'], row['variant'], row['precision'], row['input'],
+            f"{row['params_m']:.3f}", f"{row['gmacs']:.2f}",
+            f"{row['latency_median_ms']:.1f}",
+            f"{row['latency_p90_ms']:.1f}", f"{row['fps']:.1f}",
+            f"{row['gmac_per_s']:.1f}",
+            _fmt(row['ceiling_fraction']),
+            _fmt(row['peak_memory_mib'], 1),
+            _fmt(row['latency_vs_affnet']),
+            _fmt(row['macs_vs_affnet'])
+        ])
+    return table.get_string()
+
+
+def environment(settings: dict) -> dict:
+    """What the numbers depend on: versions, hardware and settings.
+
+    Args:
+        settings (dict): The benchmark's arguments (threads, iters, ...).
+
+    Returns:
+        dict: Versions, CPU/GPU, load, definitions and ``settings``.
+    """
+    return dict(
+        date=datetime.now().isoformat(timespec='seconds'),
+        torch=torch.__version__,
+        mmseg=mmseg.__version__,
+        onnxruntime=onnxruntime.__version__,
+        cpu=platform.processor() or platform.machine(),
+        cpu_count=os.cpu_count(),
+        cuda_device=(torch.cuda.get_device_name()
+                     if torch.cuda.is_available() else None),
+        load_average_at_end=os.getloadavg(),
+        flop_counter=FLOP_COUNTER,
+        latency=LATENCY_DEFINITION,
+        ceiling=f'torch.mm of two {MATMUL_SIZE}x{MATMUL_SIZE} fp32 '
+        'matrices, timed among the models',
+        int8=f'onnxruntime static QDQ, U8S8, per-channel weights, MinMax on '
+        f'{INT8_CALIBRATION_INPUTS} random inputs (speed only)',
+        peak_memory='CUDA: max allocated during one call minus allocated '
+        'before it; CPU: not measured (null)',
+        weights='random (latency does not depend on them)',
+        **settings)
+
+
+def write_results(rows: Sequence[dict], env: dict,
+                  paths: Dict[str, str]) -> None:
+    """Write the rows as CSV and JSON (with ``env``) and plot them.
+
+    Each file is written atomically and none is overwritten.
+
+    Args:
+        rows (Sequence[dict]): Rows of :func:`run_benchmark`.
+        env (dict): :func:`environment`.
+        paths (dict[str, str]): :func:`result_paths`.
+    """
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=CSV_FIELDS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {k: '' if row[k] is None else row[k] for k in CSV_FIELDS})
+    atomic_write_text(paths['csv'], text.getvalue())
+    atomic_write_text(paths['json'],
+                      json.dumps(dict(environment=env, rows=list(rows)),
+                                 indent=2))
+    plot_latency(rows, paths['png'])
+
+
+def plot_latency(rows: Sequence[dict], path: str) -> None:
+    """Latency vs parameters, one labelled marker per model row, one panel
+    per input size, device and precision (the matmul row is left out).
+
+    Args:
+        rows (Sequence[dict]): Rows of :func:`run_benchmark`.
+        path (str): PNG file to write; must not exist.
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    groups: Dict[Tuple[str, str, str], List[dict]] = {}
+    for row in rows:
+        if row['model'] != 'matmul':
+            key = (row['input'], row['device'], row['precision'])
+            groups.setdefault(key, []).append(row)
+    fig, axes = plt.subplots(
+        1, len(groups), figsize=(6 * len(groups), 4.5), squeeze=False)
+    for ax, ((size, device, precision), group) in zip(axes[0],
+                                                       groups.items()):
+        for row in group:
+            label = (row['model'] if row['variant'] == 'eager' else
+                     f"{row['model']} ({row['variant']})")
+            ax.scatter(row['params_m'], row['latency_median_ms'])
+            ax.annotate(label, (row['params_m'], row['latency_median_ms']),
+                        textcoords='offset points', xytext=(4, 4),
+                        fontsize=8)
+        ax.set_title(f'{size}, {device.upper()}, {precision}, batch 1')
+        ax.set_xlabel('parameters (M)')
+        ax.set_ylabel('median latency (ms)')
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_open(path, 'wb') as file:
+        fig.savefig(file, format='png', dpi=120)
+    plt.close(fig)

@@ -1,0 +1,83 @@
+"""Quantize a segmentor to INT8 ONNX, calibrated on its config's images.
+
+Static onnxruntime quantization (QDQ, uint8 activations, per-channel int8
+weights, BN folded first), calibrated on ``--num-images`` images of the
+config's train (or val) set, normalised as the model does. The INT8 graph
+has the same input and output as ``tools/export_onnx.py``'s. ``--eval``
+then scores PyTorch, the fp32 graph and the INT8 graph on the val set with
+the config's metric (mIoU and the OWFL gamma groups).
+
+Example:
+    python tools/quantize.py configs/affnet_demo.py \
+        work_dirs/affnet_demo/epoch_15.pth --shape 128 256 \
+        --out affnet_demo_int8.onnx --eval
+    python tools/quantize.py configs/affnet_cityscapes.py \
+        --onnx affnet_1024x2048.onnx --out affnet_1024x2048_int8.onnx
+"""
+import argparse
+import tempfile
+from typing import Optional, Sequence
+
+from mmengine.logging import print_log
+
+from mmseg_affnet.deploy import (CALIBRATION_METHODS, accuracy_table,
+                                 compare_accuracy, quantize_segmentor)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Statically quantize a segmentor to INT8 ONNX.')
+    parser.add_argument('config', help='config file (mmseg:: paths allowed); '
+                        'its dataset provides the calibration images')
+    parser.add_argument(
+        'checkpoint', nargs='?', default=None,
+        help='checkpoint file; left out: random weights (for timing only)')
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+                        help='input height and width of the export')
+    source.add_argument('--onnx', default=None,
+                        help='quantize this fp32 ONNX file (from '
+                        'tools/export_onnx.py) instead of exporting')
+    parser.add_argument('--out', required=True, help='INT8 ONNX file')
+    parser.add_argument('--num-images', type=int, default=100,
+                        help='calibration images (default: 100)')
+    parser.add_argument('--split', choices=['train', 'val'], default='train',
+                        help='dataset of the calibration images (default: '
+                        'train)')
+    parser.add_argument('--method', choices=list(CALIBRATION_METHODS),
+                        default='minmax',
+                        help='calibration method (default: minmax)')
+    parser.add_argument('--opset', type=int, default=18,
+                        help='ONNX opset of the export (default: 18)')
+    parser.add_argument(
+        '--eval', action='store_true',
+        help='score PyTorch, fp32 ONNX and INT8 ONNX on the val set')
+    parser.add_argument('--threads', type=int, default=0,
+                        help='onnxruntime threads of --eval (default: 0, '
+                        "onnxruntime's choice)")
+    args = parser.parse_args(argv)
+    if args.eval and args.onnx:
+        parser.error('--eval compares with PyTorch: give CONFIG CHECKPOINT '
+                     '--shape H W instead of --onnx')
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    try:
+        count = quantize_segmentor(
+            args.config, args.out, args.checkpoint, args.shape, args.onnx,
+            args.num_images, args.split, args.method, args.opset)
+        print_log(f'Wrote {args.out} ({args.method} calibration on {count} '
+                  f'{args.split} images).')
+        if args.eval:
+            with tempfile.TemporaryDirectory() as tmp_dir:
+                results = compare_accuracy(args.config, args.checkpoint,
+                                           args.out, tmp_dir, args.threads)
+            print_log('val metrics (%):\n' + accuracy_table(results))
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        raise SystemExit(f'error: {err}')
+
+
+if __name__ == '__main__':
+    main()

@@ -197,3 +197,26 @@ def test_hook_runs_before_each_validation_and_at_the_end(
                         lambda self, runner: epochs.append(runner.epoch + 1))
     runner.train()
     assert epochs == expected
+
+
+def _two_rank_worker(rank: int, init_file: str, out_file: str) -> None:
+    import torch.distributed as dist
+    dist.init_process_group('gloo', init_method=f'file://{init_file}',
+                            rank=rank, world_size=2)
+    torch.set_num_threads(1)
+    model = TinyModel()
+    recompute_bn_statistics(model, batches()[rank:rank + 1])  # A or B
+    torch.save(dict(mean=model.bn.running_mean, var=model.bn.running_var),
+               f'{out_file}.{rank}')
+    dist.destroy_process_group()
+
+
+def test_recompute_averages_over_ranks(tmp_path):
+    """Rank 0 sees batch A, rank 1 batch B: both get the average of both."""
+    torch.multiprocessing.spawn(
+        _two_rank_worker,
+        args=(str(tmp_path / 'init'), str(tmp_path / 'stats')), nprocs=2)
+    for rank in range(2):
+        stats = torch.load(tmp_path / f'stats.{rank}', weights_only=True)
+        assert stats['mean'].item() == pytest.approx(EXPECTED_MEAN)
+        assert stats['var'].item() == pytest.approx(EXPECTED_VAR)

@@ -18,10 +18,10 @@ from .zoo import (DEFAULT_DEPLOY_MODELS, MODEL_ZOO, REFERENCE,
                   select_deploy_models, select_models)
 
 __all__ = [
-    'CSV_FIELDS', 'ORT_OPTION_VARIANTS', 'environment', 'make_rows',
-    'plot_latency', 'result_paths', 'results_table', 'run_benchmark',
-    'write_results', 'DEFAULT_DEPLOY_MODELS', 'FLOP_COUNTER', 'MODEL_ZOO', 'REFERENCE',
-    'TimedCall', 'count_macs', 'cuda_peak_memory_mib', 'inference_params',
-    'matmul_call', 'ort_call', 'select_deploy_models', 'select_models',
-    'time_interleaved', 'torch_call'
+    'count_macs', 'CSV_FIELDS', 'cuda_peak_memory_mib',
+    'DEFAULT_DEPLOY_MODELS', 'environment', 'FLOP_COUNTER', 'inference_params',
+    'make_rows', 'matmul_call', 'MODEL_ZOO', 'ort_call', 'ORT_OPTION_VARIANTS',
+    'plot_latency', 'REFERENCE', 'result_paths', 'results_table',
+    'run_benchmark', 'select_deploy_models', 'select_models',
+    'time_interleaved', 'TimedCall', 'torch_call', 'write_results'
 ]

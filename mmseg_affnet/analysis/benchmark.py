@@ -6,7 +6,8 @@ for each input size and device, one interleaved round-robin of:
 
 - every model eager (``LogitsAtInputSize``, eval mode; fp32, plus fp16
   autocast on CUDA);
-- every deploy model ``fused`` (:func:`mmseg_affnet.deploy.prepare_for_inference`),
+- every deploy model ``fused``
+  (:func:`mmseg_affnet.deploy.prepare_for_inference`),
   and on CPU under onnxruntime in fp32 (``onnxruntime``) and static INT8
   (``onnxruntime-int8``: QDQ, per-channel weights; calibrated on random
   inputs, which sets the scales but not the speed);
@@ -255,7 +256,10 @@ def run_benchmark(configs: Dict[str, str],
     params = {name: inference_params(model) for name, model in models.items()}
     rows: List[dict] = []
     for size in tqdm(sizes, desc='sizes', position=0):
-        macs = {name: count_macs(model, size) for name, model in models.items()}
+        macs = {
+            name: count_macs(model, size)
+            for name, model in models.items()
+        }
         for device in devices:
             with tempfile.TemporaryDirectory() as tmp_dir:
                 calls = make_calls(models, deploy_models, size, device,

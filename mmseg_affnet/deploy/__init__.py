@@ -26,11 +26,11 @@ from .quantize import (CALIBRATION_METHODS, CalibrationImages,
                        graph_input_shape, quantize_onnx, quantize_segmentor)
 
 __all__ = [
-    'CALIBRATION_METHODS', 'CalibrationImages', 'accuracy_table',
-    'compare_accuracy', 'torch_logits_fn', 'ChannelsLastMaxPool2d', 'LogitsAtInputSize',
-    'create_ort_session', 'evaluate_logits',
-    'evaluate_onnx', 'export_onnx', 'export_segmentor', 'fuse_conv_bn',
-    'graph_input_shape', 'max_abs_difference', 'onnx_logits_fn',
-    'prepare_for_inference', 'quantize_onnx', 'quantize_segmentor', 'quiet',
-    'run_session', 'use_channels_last_max_pools'
+    'accuracy_table', 'CALIBRATION_METHODS', 'CalibrationImages',
+    'ChannelsLastMaxPool2d', 'compare_accuracy', 'create_ort_session',
+    'evaluate_logits', 'evaluate_onnx', 'export_onnx', 'export_segmentor',
+    'fuse_conv_bn', 'graph_input_shape', 'LogitsAtInputSize',
+    'max_abs_difference', 'onnx_logits_fn', 'prepare_for_inference',
+    'quantize_onnx', 'quantize_segmentor', 'quiet', 'run_session',
+    'torch_logits_fn', 'use_channels_last_max_pools'
 ]

@@ -151,7 +151,8 @@ def create_ort_session(file: PathLike,
     return ort.InferenceSession(str(file), options, providers=[provider])
 
 
-def run_session(session: ort.InferenceSession, inputs: np.ndarray) -> np.ndarray:
+def run_session(session: ort.InferenceSession,
+                inputs: np.ndarray) -> np.ndarray:
     """Logits of one batch through a session of an exported graph.
 
     Args:

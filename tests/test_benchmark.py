@@ -99,6 +99,7 @@ def test_benchmark_refuses_to_overwrite_results(benchmark_dir):
     result = run_tool(tool_command('benchmark', '--models', 'AFFNet',
                                    '--out-dir', benchmark_dir), expect_rc=1)
     assert 'already exist' in result.stderr
+    assert 'Traceback' not in result.stderr
     assert result_paths(benchmark_dir, 'other')['csv'] == osp.join(
         benchmark_dir, 'other.csv')
 
@@ -116,6 +117,9 @@ def test_benchmark_rejects_unknown_models_and_sizes():
     result = run_tool(tool_command('benchmark', '--sizes', '512by1024'),
                       expect_rc=2)
     assert 'not HxW' in result.stderr
+    result = run_tool(tool_command('benchmark', '--models', 'NoSuchNet'),
+                      expect_rc=1)
+    assert 'error: Unknown models' in result.stderr
 
 
 def test_time_interleaved_calls_each_runner_in_turn():

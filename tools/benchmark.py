@@ -87,9 +87,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    configs = select_models(args.models, args.configs)
-    deploy_models = select_deploy_models(args.deploy_models, configs)
-    paths = result_paths(args.out_dir, args.name)
+    try:
+        configs = select_models(args.models, args.configs)
+        deploy_models = select_deploy_models(args.deploy_models, configs)
+        paths = result_paths(args.out_dir, args.name)
+    except (FileExistsError, ValueError) as err:
+        raise SystemExit(f'error: {err}')
     if args.device == 'all':
         devices = ['cpu', 'cuda'] if torch.cuda.is_available() else ['cpu']
     else:

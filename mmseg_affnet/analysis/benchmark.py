@@ -374,7 +374,8 @@ def write_results(rows: Sequence[dict], env: dict,
 
 def plot_latency(rows: Sequence[dict], path: str) -> None:
     """Latency vs parameters, one labelled marker per model row, one panel
-    per input size, device and precision (the matmul row is left out).
+    per input size and device, all precisions together (the matmul row is
+    left out).
 
     Args:
         rows (Sequence[dict]): Rows of :func:`run_benchmark`.
@@ -383,23 +384,24 @@ def plot_latency(rows: Sequence[dict], path: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    groups: Dict[Tuple[str, str, str], List[dict]] = {}
+    groups: Dict[Tuple[str, str], List[dict]] = {}
     for row in rows:
         if row['model'] != 'matmul':
-            key = (row['input'], row['device'], row['precision'])
+            key = (row['input'], row['device'])
             groups.setdefault(key, []).append(row)
     fig, axes = plt.subplots(
-        1, len(groups), figsize=(6 * len(groups), 4.5), squeeze=False)
-    for ax, ((size, device, precision), group) in zip(axes[0],
-                                                       groups.items()):
+        1, len(groups), figsize=(7 * len(groups), 5), squeeze=False)
+    for ax, ((size, device), group) in zip(axes[0], groups.items()):
         for row in group:
             label = (row['model'] if row['variant'] == 'eager' else
                      f"{row['model']} ({row['variant']})")
+            if row['precision'] == 'fp16':
+                label += ' fp16'
             ax.scatter(row['params_m'], row['latency_median_ms'])
             ax.annotate(label, (row['params_m'], row['latency_median_ms']),
                         textcoords='offset points', xytext=(4, 4),
                         fontsize=8)
-        ax.set_title(f'{size}, {device.upper()}, {precision}, batch 1')
+        ax.set_title(f'{size}, {device.upper()}, batch 1')
         ax.set_xlabel('parameters (M)')
         ax.set_ylabel('median latency (ms)')
         ax.grid(alpha=0.3)

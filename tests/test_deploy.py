@@ -15,6 +15,7 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from _model_helpers import randomize_batch_norms
 from _tools import CONFIGS_DIR
 from _train_helpers import run_tool, tool_command
 from mmseg_affnet.analysis import MODEL_ZOO
@@ -29,21 +30,6 @@ AFFNET_CONFIG = osp.join(CONFIGS_DIR, 'affnet_cityscapes.py')
 FAST_SCNN_CONFIG = 'mmseg::fastscnn/fast_scnn_8xb4-160k_cityscapes-512x1024.py'
 SIZE = (64, 128)
 TOLERANCE = 1e-4
-
-
-def randomize_batch_norms(model: nn.Module) -> nn.Module:
-    """Give every BN non-trivial statistics and affine parameters."""
-    generator = torch.Generator().manual_seed(0)
-    for module in model.modules():
-        if isinstance(module, _BatchNorm):
-            shape = module.running_mean.shape
-            module.running_mean.copy_(torch.rand(shape, generator=generator))
-            module.running_var.copy_(
-                0.5 + torch.rand(shape, generator=generator))
-            module.weight.data.copy_(
-                0.5 + torch.rand(shape, generator=generator))
-            module.bias.data.copy_(torch.rand(shape, generator=generator))
-    return model
 
 
 def count_batch_norms(model: nn.Module) -> int:

@@ -22,7 +22,7 @@ from mmseg_affnet.deploy import (CalibrationImages, accuracy_table,
                                  export_segmentor, graph_input_shape,
                                  quantize_onnx, quantize_segmentor,
                                  run_session)
-from test_deploy import randomize_batch_norms
+from _model_helpers import randomize_batch_norms
 
 SIZE = (64, 128)
 # Share of pixels whose INT8 argmax must equal fp32's. 8-bit activations

@@ -38,7 +38,6 @@ import copy
 import csv
 import io
 import json
-import os
 import os.path as osp
 import time
 from datetime import datetime
@@ -46,8 +45,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+import torch.distributed as torch_dist
 from mmengine.config import Config
-from mmengine.dist import get_dist_info
+from mmengine.dist import barrier, get_dist_info, init_dist
 from mmengine.evaluator import Evaluator
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
@@ -305,15 +305,16 @@ def evaluate_checkpoint(config: str, checkpoint: str,
                               data_batch=batch)
     metric = next(m for m in evaluator.metrics if isinstance(m, IoUMetric))
     per_class = class_iou(metric.results, loader.dataset.metainfo['classes'])
-    metrics = {
-        key: float(value)
+    metrics = {  # IoUMetric's values are rounded float32 percentages
+        key: round(float(value), 2)
         for key, value in evaluator.evaluate(len(loader.dataset)).items()
     }
     return dict(metrics, class_iou=per_class)
 
 
 def train_and_evaluate(name: str, cfg: Config, device: str,
-                       launcher: str = 'none') -> Optional[dict]:
+                       launcher: str = 'none',
+                       rank: int = 0) -> Optional[dict]:
     """Train one model, then score and count it (rank 0).
 
     Args:
@@ -336,7 +337,7 @@ def train_and_evaluate(name: str, cfg: Config, device: str,
     start = time.time()
     run_training(cfg)
     seconds = time.time() - start
-    if get_dist_info()[0] != 0:
+    if rank != 0:
         return None
     with open(osp.join(work_dir, 'last_checkpoint')) as file:
         checkpoint = file.read().strip()
@@ -448,14 +449,16 @@ def plot_miou_vs_latency(rows: Sequence[dict], path: str,
     figure, axes = plt.subplots(figsize=(7, 5))
     for r in rows:
         axes.scatter(r['latency_median_ms'], r['mIoU'],
-                     s=60 * max(r['params_m'], 0.05), alpha=0.6,
+                     s=200 * max(r['params_m'], 0.05), alpha=0.5,
                      color='tab:red' if r['model'] == REFERENCE else
                      'tab:blue')
         axes.annotate(f"{r['model']} ({r['params_m']:.2f} M)",
                       (r['latency_median_ms'], r['mIoU']),
                       textcoords='offset points', xytext=(6, 4), fontsize=8)
+    axes.set_xlim(0, 1.15 * max(r['latency_median_ms'] for r in rows))
+    axes.set_ylim(0, min(100, 1.15 * max(r['mIoU'] for r in rows) + 1))
     axes.set_xlabel('median CPU latency (ms)')
-    axes.set_ylabel('val mIoU (%)')
+    axes.set_ylabel('val mIoU (%)  (marker area ~ parameters)')
     axes.set_title(title, fontsize=9)
     axes.grid(alpha=0.3)
     figure.tight_layout()
@@ -487,6 +490,27 @@ def write_summary(rows: Sequence[dict], work_dir: str,
     atomic_write_text(paths['csv'], csv_text(rows), overwrite=True)
     plot_miou_vs_latency(rows, paths['png'], header.splitlines()[0])
     return paths
+
+
+def start_process_group(launcher: str) -> None:
+    """Join the processes started by ``launcher`` (if not done yet).
+
+    With CUDA through mmengine's ``init_dist`` (which also selects this
+    process's GPU); without CUDA with the gloo backend (as
+    :class:`mmseg_affnet.engine.CPUDistributedRunner` does, which the
+    trainings then need: ``--cfg-options runner_type=CPUDistributedRunner``).
+    Each training's runner joins the processes again after the previous
+    training's teardown.
+
+    Args:
+        launcher (str): 'pytorch' (torchrun).
+    """
+    if torch_dist.is_initialized():
+        return
+    if torch.cuda.is_available():
+        init_dist(launcher)
+    else:
+        torch_dist.init_process_group(backend='gloo')
 
 
 def run_comparison(models: Sequence[str],
@@ -543,7 +567,9 @@ def run_comparison(models: Sequence[str],
     data_root = data_root or DEFAULT_DATA_ROOTS[dataset]
     recipe = load_recipe(dataset, data_root, cfg_options)
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    rank = int(os.environ.get('RANK', 0)) if launcher != 'none' else 0
+    if launcher != 'none':
+        start_process_group(launcher)
+    rank = get_dist_info()[0]
     model_cfgs = {}
     for name, config in configs.items():
         cfg = comparison_config(recipe, config, osp.join(work_dir, name),
@@ -555,12 +581,16 @@ def run_comparison(models: Sequence[str],
             if not osp.exists(osp.join(work_dir, name, RESULT_FILE))]
     if todo and dataset == 'demo' and rank == 0:
         generate_demo_dataset(data_root, seed=seed, **recipe.demo_dataset)
+    barrier()  # the data and configs are written before any rank trains
     for name in tqdm(todo, desc='models', unit='model', disable=rank != 0):
         result = train_and_evaluate(name, model_cfgs[name], device,
-                                    launcher)
+                                    launcher, rank)
         if result is not None:
             atomic_write_text(osp.join(work_dir, name, RESULT_FILE),
                               json.dumps(result, indent=2))
+    if torch_dist.is_initialized():  # e.g. when no model was left to train
+        barrier()
+        torch_dist.destroy_process_group()
     if rank != 0:
         return [], {}
     results = []

@@ -455,7 +455,7 @@ def plot_miou_vs_latency(rows: Sequence[dict], path: str,
         axes.annotate(f"{r['model']} ({r['params_m']:.2f} M)",
                       (r['latency_median_ms'], r['mIoU']),
                       textcoords='offset points', xytext=(6, 4), fontsize=8)
-    axes.set_xlim(0, 1.15 * max(r['latency_median_ms'] for r in rows))
+    axes.set_xlim(0, 1.3 * max(r['latency_median_ms'] for r in rows))
     axes.set_ylim(0, min(100, 1.15 * max(r['mIoU'] for r in rows) + 1))
     axes.set_xlabel('median CPU latency (ms)')
     axes.set_ylabel('val mIoU (%)  (marker area ~ parameters)')

@@ -1,10 +1,14 @@
-"""High-level entry points: building models, runs, the demo flow."""
+"""High-level entry points: building models, runs, the demo and comparison
+flows, inference."""
+from .compare import run_comparison
 from .demo import run_demo
 from .infer import segment_images
-from .model import check_head_channels, init_segmentor, load_config
+from .model import (check_head_channels, init_segmentor, load_config,
+                    without_pretrained)
 from .runs import build_runner, run_test, run_training
 
 __all__ = [
-    'check_head_channels', 'init_segmentor', 'load_config', 'build_runner',
-    'run_training', 'run_test', 'run_demo', 'segment_images'
+    'check_head_channels', 'init_segmentor', 'load_config',
+    'without_pretrained', 'build_runner', 'run_training', 'run_test',
+    'run_demo', 'run_comparison', 'segment_images'
 ]

@@ -63,7 +63,7 @@ from ..deploy import LogitsAtInputSize
 from ..engine.precise_bn import PreciseBNHook
 from ..models.losses import use_ignore_safe_class_weighted_ce
 from ..utils.io import atomic_open, atomic_write_text
-from .model import _without_pretrained, init_segmentor, load_config
+from .model import without_pretrained, init_segmentor, load_config
 from .runs import run_training
 
 #: Every model the comparison knows: the benchmark's zoo and SPSSNet. AFFNet
@@ -176,7 +176,7 @@ def comparison_config(recipe: Config, model_config: str, work_dir: str,
             classes than the recipe's dataset has.
     """
     cfg = copy.deepcopy(recipe)
-    model = _without_pretrained(load_config(model_config).model.to_dict())
+    model = without_pretrained(load_config(model_config).model.to_dict())
     model = use_ignore_safe_class_weighted_ce(model)
     model['data_preprocessor'] = recipe.model.data_preprocessor.to_dict()
     num_classes = recipe.model.decode_head.num_classes

@@ -47,14 +47,22 @@ def load_config(config: Union[str, Path, Config]) -> Config:
     return Config.fromfile(config)
 
 
-def _without_pretrained(cfg: Union[dict, list]) -> Union[dict, list]:
-    """Drop every ``init_cfg`` that would download or read weights."""
+def without_pretrained(cfg: Union[dict, list]) -> Union[dict, list]:
+    """A model config without the weights it would download or read.
+
+    Args:
+        cfg (dict | list): A model config (or part of one) as plain data.
+
+    Returns:
+        dict | list: A copy without ``pretrained`` keys and without
+        ``init_cfg`` entries that hold a ``Pretrained`` initialisation.
+    """
     if isinstance(cfg, list):
-        return [_without_pretrained(item) for item in cfg]
+        return [without_pretrained(item) for item in cfg]
     if not isinstance(cfg, dict):
         return cfg
     return {
-        key: _without_pretrained(value)
+        key: without_pretrained(value)
         for key, value in cfg.items() if not (
             key == 'pretrained' or key == 'init_cfg' and 'Pretrained' in str(
                 value))
@@ -85,7 +93,7 @@ def init_segmentor(config: Union[str, Path, Config],
     """
     cfg = load_config(config)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model_cfg = _without_pretrained(cfg.model.to_dict())
+    model_cfg = without_pretrained(cfg.model.to_dict())
     model_cfg['train_cfg'] = None
     model = MODELS.build(ConfigDict(model_cfg))
     check_head_channels(model)

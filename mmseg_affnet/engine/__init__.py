@@ -2,6 +2,7 @@ from .checkpoint import (from_weights_only_safe, load_checkpoint,
                          load_weights, to_weights_only_safe, weight_mismatch)
 from .checkpoint_hook import ResumableCheckpointHook
 from .dist_hook import DistTeardownHook
+from .precise_bn import PreciseBNHook
 from .preflight_hook import PreflightCheckHook
 from .random_state import capture_random_state, restore_random_state
 from .runner import CPUDistributedRunner, check_work_dir
@@ -10,6 +11,7 @@ __all__ = [
     'load_checkpoint', 'load_weights', 'weight_mismatch',
     'to_weights_only_safe', 'from_weights_only_safe',
     'ResumableCheckpointHook', 'PreflightCheckHook', 'DistTeardownHook',
+    'PreciseBNHook',
     'capture_random_state', 'restore_random_state', 'CPUDistributedRunner',
     'check_work_dir'
 ]

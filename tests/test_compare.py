@@ -2,6 +2,7 @@
 import csv
 import json
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -57,7 +58,8 @@ def test_two_models_one_iteration_each_then_a_rerun_skips_them(
     assert rows[1]['params_m'] < rows[0]['params_m']
 
     table = open(paths['md']).read()
-    assert '| AFFNet |' in table and '| Fast-SCNN |' in table
+    assert re.search(r'^\| AFFNet +\|', table, re.M)
+    assert re.search(r'^\| Fast-SCNN +\|', table, re.M)
     with open(paths['csv']) as file:
         records = list(csv.DictReader(file))
     assert [r['model'] for r in records] == ['AFFNet', 'Fast-SCNN']

@@ -30,11 +30,11 @@ import tempfile
 from datetime import datetime
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import mmseg
 import numpy as np
 import onnxruntime
 import torch
 import torch.nn as nn
+from mmseg.utils import collect_env
 from prettytable import PrettyTable, TableStyle
 from tqdm import tqdm
 
@@ -328,8 +328,8 @@ def environment(settings: dict) -> dict:
     """
     return dict(
         date=datetime.now().isoformat(timespec='seconds'),
-        torch=torch.__version__,
-        mmseg=mmseg.__version__,
+        # mmseg's environment record; str() for its numpy seed (JSON)
+        **{key: str(value) for key, value in collect_env().items()},
         onnxruntime=onnxruntime.__version__,
         cpu=platform.processor() or platform.machine(),
         cpu_count=os.cpu_count(),

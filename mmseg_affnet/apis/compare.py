@@ -53,6 +53,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import HOOKS
+from prettytable import PrettyTable, TableStyle
 from tqdm import tqdm
 
 from ..analysis import (FLOP_COUNTER, MODEL_ZOO, REFERENCE, count_macs,
@@ -63,7 +64,7 @@ from ..deploy import LogitsAtInputSize
 from ..engine.precise_bn import PreciseBNHook
 from ..models.losses import use_ignore_safe_class_weighted_ce
 from ..utils.io import atomic_open, atomic_write_text
-from .model import without_pretrained, init_segmentor, load_config
+from .model import init_segmentor, load_config, without_pretrained
 from .runs import run_training
 
 #: Every model the comparison knows: the benchmark's zoo and SPSSNet. AFFNet
@@ -398,20 +399,22 @@ def markdown_table(rows: Sequence[dict], header: str) -> str:
     Returns:
         str: Markdown text.
     """
-    lines = [
-        header, '',
-        '| Model | mIoU (%) | mIoU γ=0 | mIoU γ=1 | mIoU γ=2 | Params (M) '
-        '| GMACs | CPU latency (ms) | Train time (min) |',
-        '|---|---:|---:|---:|---:|---:|---:|---:|---:|'
-    ]
+    table = PrettyTable([
+        'Model', 'mIoU (%)', 'mIoU γ=0', 'mIoU γ=1', 'mIoU γ=2',
+        'Params (M)', 'GMACs', 'CPU latency (ms)', 'Train time (min)'
+    ])
+    table.set_style(TableStyle.MARKDOWN)
+    table.align = 'r'
+    table.align['Model'] = 'l'
     for r in rows:
-        lines.append(
-            f"| {r['model']} | {r['mIoU']:.2f} | {r['mIoU_gamma0']:.2f} "
-            f"| {r['mIoU_gamma1']:.2f} | {r['mIoU_gamma2']:.2f} "
-            f"| {r['params_m']:.3f} | {r['gmacs']:.3f} "
-            f"| {r['latency_median_ms']:.1f} "
-            f"| {r['train_seconds'] / 60:.1f} |")
-    return '\n'.join(lines) + '\n'
+        table.add_row([
+            r['model'], f"{r['mIoU']:.2f}", f"{r['mIoU_gamma0']:.2f}",
+            f"{r['mIoU_gamma1']:.2f}", f"{r['mIoU_gamma2']:.2f}",
+            f"{r['params_m']:.3f}", f"{r['gmacs']:.3f}",
+            f"{r['latency_median_ms']:.1f}",
+            f"{r['train_seconds'] / 60:.1f}"
+        ])
+    return f'{header}\n\n{table.get_string()}\n'
 
 
 def csv_text(rows: Sequence[dict]) -> str:

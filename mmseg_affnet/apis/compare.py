@@ -48,9 +48,7 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.dist import barrier, get_dist_info, init_dist
-from mmengine.evaluator import Evaluator
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import HOOKS
 from prettytable import PrettyTable, TableStyle
@@ -60,7 +58,7 @@ from ..analysis import (FLOP_COUNTER, MODEL_ZOO, REFERENCE, count_macs,
                         inference_params, time_interleaved, torch_call)
 from ..analysis.zoo import REPO_ROOT
 from ..datasets.synthetic import generate_demo_dataset
-from ..deploy import LogitsAtInputSize
+from ..deploy import LogitsAtInputSize, process_val_set, torch_logits_fn
 from ..engine.precise_bn import PreciseBNHook
 from ..models.losses import use_ignore_safe_class_weighted_ce
 from ..utils.io import atomic_open, atomic_write_text
@@ -282,7 +280,8 @@ def evaluate_checkpoint(config: str, checkpoint: str,
     """Val metrics of a checkpoint, with the IoU of every class.
 
     The val dataloader and ``val_evaluator`` of ``config`` score the model
-    as ``tools/test.py`` would (one process).
+    as ``tools/test.py`` would (one process), through the deploy path's val
+    loop (:func:`mmseg_affnet.deploy.process_val_set`).
 
     Args:
         config (str): The model's training config.
@@ -294,21 +293,13 @@ def evaluate_checkpoint(config: str, checkpoint: str,
         ``mIoU_gamma{g}``, ...) and ``class_iou`` (class -> IoU %).
     """
     cfg = load_config(config)
-    model = init_segmentor(cfg, checkpoint, device)
-    loader = Runner.build_dataloader(
-        dict(cfg.val_dataloader, persistent_workers=False))
-    evaluator = Evaluator(cfg.val_evaluator)
-    evaluator.dataset_meta = loader.dataset.metainfo
-    with torch.no_grad():
-        for batch in tqdm(loader, desc='val images', unit='batch',
-                          leave=False):
-            evaluator.process(data_samples=model.val_step(batch),
-                              data_batch=batch)
+    evaluator, total = process_val_set(
+        cfg, torch_logits_fn(init_segmentor(cfg, checkpoint, device)))
     metric = next(m for m in evaluator.metrics if isinstance(m, IoUMetric))
-    per_class = class_iou(metric.results, loader.dataset.metainfo['classes'])
+    per_class = class_iou(metric.results, evaluator.dataset_meta['classes'])
     metrics = {  # IoUMetric's values are rounded float32 percentages
         key: round(float(value), 2)
-        for key, value in evaluator.evaluate(len(loader.dataset)).items()
+        for key, value in evaluator.evaluate(total).items()
     }
     return dict(metrics, class_iou=per_class)
 

@@ -16,7 +16,8 @@ Example:
     >>> logits = model(images.contiguous(memory_format=torch.channels_last))
 """
 from .evaluate import (accuracy_table, compare_accuracy, evaluate_logits,
-                       evaluate_onnx, onnx_logits_fn, torch_logits_fn)
+                       evaluate_onnx, onnx_logits_fn, process_val_set,
+                       torch_logits_fn)
 from .fusion import (ChannelsLastMaxPool2d, fuse_conv_bn,
                      prepare_for_inference, use_channels_last_max_pools)
 from .logits import LogitsAtInputSize
@@ -31,6 +32,7 @@ __all__ = [
     'evaluate_logits', 'evaluate_onnx', 'export_onnx', 'export_segmentor',
     'fuse_conv_bn', 'graph_input_shape', 'LogitsAtInputSize',
     'max_abs_difference', 'onnx_logits_fn', 'prepare_for_inference',
+    'process_val_set',
     'quantize_onnx', 'quantize_segmentor', 'quiet', 'run_session',
     'torch_logits_fn', 'use_channels_last_max_pools'
 ]

@@ -11,7 +11,7 @@ resizing to the original image size, argmax), so the numbers are those
 """
 import os.path as osp
 from pathlib import Path
-from typing import Callable, Dict, Optional, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -29,10 +29,17 @@ from .quantize import graph_input_shape
 LogitsFunction = Callable[[np.ndarray], np.ndarray]
 
 
-def evaluate_logits(config: Union[str, Path, Config],
+def process_val_set(config: Union[str, Path, Config],
                     logits_fn: LogitsFunction,
-                    max_images: Optional[int] = None) -> Dict[str, float]:
-    """Score a logits function on a config's val set.
+                    max_images: Optional[int] = None
+                    ) -> Tuple[Evaluator, int]:
+    """Feed a logits function's predictions on a config's val set to its
+    evaluator: the one val loop of the deploy and comparison paths.
+
+    Images are read with the config's ``val_dataloader`` at batch size 1,
+    normalised by the model's ``data_preprocessor`` and post-processed by
+    the segmentor's ``postprocess_result`` (resizing to the original image
+    size), exactly as ``tools/test.py`` scores a model in ``whole`` mode.
 
     Args:
         config (str | Path | Config): The model's config (``mmseg::``
@@ -43,8 +50,8 @@ def evaluate_logits(config: Union[str, Path, Config],
             checks); None scores the whole val set. Default: None.
 
     Returns:
-        dict[str, float]: The evaluator's metrics, e.g. ``mIoU``, ``aAcc``,
-        ``mIoU_gamma{g}``.
+        tuple[Evaluator, int]: The evaluator, its metrics' ``results``
+        filled but not yet evaluated, and the number of images processed.
     """
     cfg = load_config(config)
     segmentor = init_segmentor(cfg)  # its preprocessor and postprocessing
@@ -67,6 +74,25 @@ def evaluate_logits(config: Union[str, Path, Config],
             logits_fn(data['inputs'].numpy().astype(np.float32)))
         samples = segmentor.postprocess_result(logits, data['data_samples'])
         evaluator.process(data_samples=samples, data_batch=batch)
+    return evaluator, total
+
+
+def evaluate_logits(config: Union[str, Path, Config],
+                    logits_fn: LogitsFunction,
+                    max_images: Optional[int] = None) -> Dict[str, float]:
+    """Score a logits function on a config's val set.
+
+    Args:
+        config (str | Path | Config): See :func:`process_val_set`.
+        logits_fn (Callable[[np.ndarray], np.ndarray]): See
+            :func:`process_val_set`.
+        max_images (int, optional): See :func:`process_val_set`.
+
+    Returns:
+        dict[str, float]: The evaluator's metrics, e.g. ``mIoU``, ``aAcc``,
+        ``mIoU_gamma{g}``.
+    """
+    evaluator, total = process_val_set(config, logits_fn, max_images)
     return evaluator.evaluate(total)
 
 
@@ -125,13 +151,15 @@ def torch_logits_fn(segmentor: torch.nn.Module) -> LogitsFunction:
         segmentor (nn.Module): An mmseg segmentor.
 
     Returns:
-        Callable[[np.ndarray], np.ndarray]: :class:`LogitsAtInputSize` of it.
+        Callable[[np.ndarray], np.ndarray]: :class:`LogitsAtInputSize` of it,
+        run on the segmentor's device.
     """
     model = LogitsAtInputSize(segmentor).eval()
+    device = next(segmentor.parameters()).device
 
     def logits_fn(inputs: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return model(torch.from_numpy(inputs)).numpy()
+            return model(torch.from_numpy(inputs).to(device)).cpu().numpy()
 
     return logits_fn
 

@@ -33,7 +33,7 @@ def benchmark_dir(tmp_path_factory) -> str:
     run_tool(tool_command(
         'benchmark', '--models', 'AFFNet', '--configs', FAST_SCNN_CONFIG,
         '--deploy-models', 'AFFNet', FAST_SCNN_NAME, '--ort-options',
-        '--sizes', '64x128', '--warmup', '1', '--iters', '2', '--threads',
+        '--train-step', '--sizes', '64x128', '--warmup', '1', '--iters', '2', '--threads',
         '1', '--device', 'cpu', '--out-dir', out_dir), timeout=600)
     return out_dir
 
@@ -49,8 +49,8 @@ def test_benchmark_csv_has_every_run_and_column(benchmark_dir):
     deploy = ['fused', 'onnxruntime', 'onnxruntime-int8']
     options = [f'ort:{name}' for name in ORT_OPTION_VARIANTS]
     assert sorted(runs) == sorted(
-        [('AFFNet', v) for v in ['eager'] + deploy + options] +
-        [(FAST_SCNN_NAME, v) for v in ['eager'] + deploy] +
+        [('AFFNet', v) for v in ['eager', 'train-step'] + deploy + options] +
+        [(FAST_SCNN_NAME, v) for v in ['eager', 'train-step'] + deploy] +
         [('matmul', '2048x2048')])
     for row in rows:
         assert set(row) == set(CSV_FIELDS)
@@ -60,6 +60,9 @@ def test_benchmark_csv_has_every_run_and_column(benchmark_dir):
             row['latency_p90_ms'])
         assert 0 < median <= p90
         assert math.isclose(float(row['fps']), 1e3 / median, rel_tol=1e-6)
+        if row['variant'] == 'train-step':
+            assert row['gmac_per_s'] == row['ceiling_fraction'] == ''
+            continue
         assert math.isclose(float(row['gmac_per_s']),
                             float(row['gmacs']) / median * 1e3, rel_tol=1e-6)
         assert float(row['gmacs']) > 0
@@ -69,6 +72,13 @@ def test_benchmark_csv_has_every_run_and_column(benchmark_dir):
     reference = by_run[('AFFNet', 'eager')]
     assert float(reference['latency_vs_affnet']) == 1.0
     assert float(reference['macs_vs_affnet']) == 1.0
+    # A training step is compared with AFFNet's training step.
+    assert float(by_run[('AFFNet', 'train-step')]['latency_vs_affnet']) == 1.0
+    assert math.isclose(
+        float(by_run[(FAST_SCNN_NAME, 'train-step')]['latency_vs_affnet']),
+        float(by_run[(FAST_SCNN_NAME, 'train-step')]['latency_median_ms']) /
+        float(by_run[('AFFNet', 'train-step')]['latency_median_ms']),
+        rel_tol=1e-6)
     assert float(by_run[('matmul', '2048x2048')]['ceiling_fraction']) == 1.0
     assert float(by_run[('matmul', '2048x2048')]['gmacs']) == pytest.approx(
         2048**3 / 1e9)

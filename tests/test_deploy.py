@@ -20,11 +20,11 @@ from _tools import CONFIGS_DIR
 from _train_helpers import run_tool, tool_command
 from mmseg_affnet.analysis import MODEL_ZOO
 from mmseg_affnet.apis import init_segmentor
-from mmseg_affnet.deploy import (ChannelsLastMaxPool2d, LogitsAtInputSize,
-                                 create_ort_session, export_onnx,
-                                 export_segmentor, fuse_conv_bn,
+from mmseg_affnet.deploy import (LogitsAtInputSize, create_ort_session,
+                                 export_onnx, export_segmentor, fuse_conv_bn,
                                  prepare_for_inference, run_session,
                                  use_channels_last_max_pools)
+from mmseg_affnet.models.utils import ChannelsLastMaxPool2d
 
 AFFNET_CONFIG = osp.join(CONFIGS_DIR, 'affnet_cityscapes.py')
 FAST_SCNN_CONFIG = 'mmseg::fastscnn/fast_scnn_8xb4-160k_cityscapes-512x1024.py'

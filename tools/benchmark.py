@@ -72,6 +72,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help="add rows of AFFNet's fp32 graph under other onnxruntime "
         'session options (optimisation levels, spinning, parallel '
         'execution, memory pattern, threads)')
+    parser.add_argument(
+        '--train-step', action='store_true',
+        help='add a training-step row (forward + backward, train mode, '
+        'batch 2) of every model')
     parser.add_argument('--out-dir', default='work_dirs/benchmark',
                         help='output folder (default: work_dirs/benchmark)')
     parser.add_argument('--name', default='benchmark',
@@ -99,7 +103,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         devices = [args.device]
     rows = run_benchmark(configs, deploy_models, args.sizes, devices,
                          args.warmup, args.iters, args.threads, args.opset,
-                         not args.no_int8, args.ort_options)
+                         not args.no_int8, args.ort_options,
+                         args.train_step)
     write_results(rows, environment(vars(args)), paths)
     print_log(f"Wrote {paths['csv']}, {paths['json']} and {paths['png']}.")
 

@@ -4,8 +4,10 @@
 not depend on them), counts their parameters and multiply-adds and times,
 for each input size and device, one interleaved round-robin of:
 
-- every model eager (``LogitsAtInputSize``, eval mode; fp32, plus fp16
-  autocast on CUDA);
+- every model eager, as its config builds it (``LogitsAtInputSize``, eval
+  mode; fp32, plus fp16 autocast on CUDA);
+- optionally every model's training step (``train-step``: forward and
+  backward in train mode at batch :data:`TRAIN_STEP_BATCH`);
 - every deploy model ``fused``
   (:func:`mmseg_affnet.deploy.prepare_for_inference`),
   and on CPU under onnxruntime in fp32 (``onnxruntime``) and static INT8
@@ -44,12 +46,13 @@ from ..deploy import (LogitsAtInputSize, create_ort_session, export_onnx,
 from ..utils.io import atomic_open, atomic_write_text, refuse_existing
 from .complexity import FLOP_COUNTER, count_macs, inference_params
 from .timing import (TimedCall, cuda_peak_memory_mib, matmul_call, ort_call,
-                     time_interleaved, torch_call)
+                     time_interleaved, torch_call, train_step_call)
 from .zoo import REFERENCE
 
 Size = Tuple[int, int]
 MATMUL_SIZE = 2048
 INT8_CALIBRATION_INPUTS = 4
+TRAIN_STEP_BATCH = 2
 LATENCY_DEFINITION = ("model(inputs, mode='tensor') + bilinear upsampling of "
                       'the logits to the input size, batch 1, eval mode, no '
                       'preprocessing or post-processing')
@@ -118,7 +121,8 @@ def _ort_calls(name: str, model: nn.Module, inputs: torch.Tensor,
 def make_calls(models: Dict[str, nn.Module], deploy_models: Sequence[str],
                size: Size, device: str, threads: int, opset: int,
                tmp_dir: str, int8: bool = True,
-               ort_options: bool = False) -> List[TimedCall]:
+               ort_options: bool = False,
+               train_step: bool = False) -> List[TimedCall]:
     """All timed calls of one input size on one device.
 
     Args:
@@ -133,18 +137,25 @@ def make_calls(models: Dict[str, nn.Module], deploy_models: Sequence[str],
         int8 (bool): Add ``onnxruntime-int8`` calls. Default: True.
         ort_options (bool): Add the :data:`ORT_OPTION_VARIANTS` calls of the
             reference model. Default: False.
+        train_step (bool): Add a ``train-step`` call of every model.
+            Default: False.
 
     Returns:
-        list[TimedCall]: Eager calls, then fused, then onnxruntime ones,
-        then (CPU) the matmul ceiling.
+        list[TimedCall]: Eager calls, training steps, then fused, then
+        onnxruntime ones, then (CPU) the matmul ceiling.
     """
     inputs = torch.randn(1, 3, *size)
     precisions = ['fp32', 'fp16'] if device == 'cuda' else ['fp32']
-    eager, fused, ort = [], [], []
+    eager, train, fused, ort = [], [], [], []
     for name, model in models.items():
         module = LogitsAtInputSize(copy.deepcopy(model)).to(device)
         eager += [torch_call(name, 'eager', module, inputs.to(device), p)
                   for p in precisions]
+        if train_step:
+            trained = LogitsAtInputSize(copy.deepcopy(model)).to(device)
+            trained.train().requires_grad_(True)
+            batch = torch.randn(TRAIN_STEP_BATCH, 3, *size, device=device)
+            train.append(train_step_call(name, trained, batch))
         if name not in deploy_models:
             continue
         fused_module = LogitsAtInputSize(
@@ -159,7 +170,7 @@ def make_calls(models: Dict[str, nn.Module], deploy_models: Sequence[str],
             ort += _ort_calls(name, model, inputs, threads, opset, tmp_dir,
                               int8, variants)
     ceiling = [matmul_call(MATMUL_SIZE)] if device == 'cpu' else []
-    return eager + fused + ort + ceiling
+    return eager + train + fused + ort + ceiling
 
 
 def make_rows(calls: Sequence[TimedCall], times: Sequence[Sequence[float]],
@@ -179,14 +190,17 @@ def make_rows(calls: Sequence[TimedCall], times: Sequence[Sequence[float]],
         configs (dict[str, str]): Config per model.
 
     Returns:
-        list[dict]: Rows with the keys of :data:`CSV_FIELDS`.
+        list[dict]: Rows with the keys of :data:`CSV_FIELDS`. A
+        ``train-step`` row is compared with the reference's training step
+        and gets no GMAC/s (its ``gmacs`` is one image's forward pass); every
+        other row is compared with the reference's eager row.
     """
     macs = dict(macs, matmul=MATMUL_SIZE**3)
     medians = [float(np.median(t)) * 1e3 for t in times]
     reference = {
-        c.precision: median
+        (c.variant, c.precision): median
         for c, median in zip(calls, medians)
-        if c.model == REFERENCE and c.variant == 'eager'
+        if c.model == REFERENCE and c.variant in ('eager', 'train-step')
     }
     ceiling = next((macs['matmul'] / median / 1e6
                     for c, median in zip(calls, medians)
@@ -194,9 +208,12 @@ def make_rows(calls: Sequence[TimedCall], times: Sequence[Sequence[float]],
     rows = []
     for call, call_times, median, memory in zip(calls, times, medians,
                                                 memories):
-        reference_ms = reference.get(call.precision if call.precision in
-                                     reference else 'fp32')
-        gmac_per_s = macs[call.model] / median / 1e6
+        training = call.variant == 'train-step'
+        reference_ms = reference.get(
+            ('train-step', 'fp32') if training else
+            ('eager', call.precision) if ('eager', call.precision)
+            in reference else ('eager', 'fp32'))
+        gmac_per_s = None if training else macs[call.model] / median / 1e6
         rows.append(
             dict(
                 model=call.model,
@@ -210,7 +227,8 @@ def make_rows(calls: Sequence[TimedCall], times: Sequence[Sequence[float]],
                 latency_p90_ms=float(np.percentile(call_times, 90)) * 1e3,
                 fps=1e3 / median,
                 gmac_per_s=gmac_per_s,
-                ceiling_fraction=(gmac_per_s / ceiling if ceiling else None),
+                ceiling_fraction=(gmac_per_s / ceiling
+                                  if ceiling and gmac_per_s else None),
                 peak_memory_mib=memory,
                 latency_vs_affnet=(median / reference_ms
                                    if reference_ms else None),
@@ -229,7 +247,8 @@ def run_benchmark(configs: Dict[str, str],
                   threads: int,
                   opset: int = 18,
                   int8: bool = True,
-                  ort_options: bool = False) -> List[dict]:
+                  ort_options: bool = False,
+                  train_step: bool = False) -> List[dict]:
     """Benchmark models; one interleaved timing per input size and device.
 
     Args:
@@ -246,6 +265,8 @@ def run_benchmark(configs: Dict[str, str],
         int8 (bool): Add ``onnxruntime-int8`` rows. Default: True.
         ort_options (bool): Add the reference model's
             :data:`ORT_OPTION_VARIANTS` rows. Default: False.
+        train_step (bool): Add every model's ``train-step`` row (forward
+            and backward at batch :data:`TRAIN_STEP_BATCH`). Default: False.
 
     Returns:
         list[dict]: One row per model, variant, size and device (keys of
@@ -264,7 +285,7 @@ def run_benchmark(configs: Dict[str, str],
             with tempfile.TemporaryDirectory() as tmp_dir:
                 calls = make_calls(models, deploy_models, size, device,
                                    threads, opset, tmp_dir, int8,
-                                   ort_options)
+                                   ort_options, train_step)
                 with tqdm(total=len(calls) * (warmup + iters),
                           desc=f'{size[0]}x{size[1]} {device} calls',
                           position=1, leave=False) as progress:
@@ -308,7 +329,7 @@ def results_table(rows: Sequence[dict]) -> str:
             f"{row['params_m']:.3f}", f"{row['gmacs']:.2f}",
             f"{row['latency_median_ms']:.1f}",
             f"{row['latency_p90_ms']:.1f}", f"{row['fps']:.1f}",
-            f"{row['gmac_per_s']:.1f}",
+            _fmt(row['gmac_per_s'], 1),
             _fmt(row['ceiling_fraction']),
             _fmt(row['peak_memory_mib'], 1),
             _fmt(row['latency_vs_affnet']),

@@ -68,6 +68,35 @@ def torch_call(model: str, variant: str, module: nn.Module, inputs: Tensor,
     return TimedCall(model, variant, precision, call)
 
 
+def train_step_call(model: str, module: nn.Module,
+                    inputs: Tensor) -> TimedCall:
+    """A :class:`TimedCall` of one training step's forward and backward.
+
+    The module runs in train mode (batch statistics, dropout) and the mean
+    of its output is back-propagated; the optimizer step, which costs the
+    same for every model of a size, is left out.
+
+    Args:
+        model (str): Model name.
+        module (nn.Module): Module returning logits, in train mode, on the
+            device of ``inputs``; its parameters require gradients.
+        inputs (Tensor): A batch of at least 2 images (batch norms in train
+            mode need more than one value per channel).
+
+    Returns:
+        TimedCall: Variant ``'train-step'``, precision ``'fp32'``.
+    """
+    cuda = inputs.is_cuda
+
+    def call():
+        module.zero_grad(set_to_none=True)
+        module(inputs).mean().backward()
+        if cuda:
+            torch.cuda.synchronize()
+
+    return TimedCall(model, 'train-step', 'fp32', call)
+
+
 def ort_call(model: str, variant: str, session: ort.InferenceSession,
              inputs: np.ndarray, precision: str = 'fp32') -> TimedCall:
     """A :class:`TimedCall` of an onnxruntime session of an exported graph.

@@ -18,8 +18,8 @@ Example:
 from .evaluate import (accuracy_table, compare_accuracy, evaluate_logits,
                        evaluate_onnx, onnx_logits_fn, process_val_set,
                        torch_logits_fn)
-from .fusion import (ChannelsLastMaxPool2d, fuse_conv_bn,
-                     prepare_for_inference, use_channels_last_max_pools)
+from .fusion import (fuse_conv_bn, prepare_for_inference,
+                     use_channels_last_max_pools)
 from .logits import LogitsAtInputSize
 from .onnx import (create_ort_session, export_onnx, export_segmentor,
                    max_abs_difference, quiet, run_session)
@@ -28,7 +28,7 @@ from .quantize import (CALIBRATION_METHODS, CalibrationImages,
 
 __all__ = [
     'accuracy_table', 'CALIBRATION_METHODS', 'CalibrationImages',
-    'ChannelsLastMaxPool2d', 'compare_accuracy', 'create_ort_session',
+    'compare_accuracy', 'create_ort_session',
     'evaluate_logits', 'evaluate_onnx', 'export_onnx', 'export_segmentor',
     'fuse_conv_bn', 'graph_input_shape', 'LogitsAtInputSize',
     'max_abs_difference', 'onnx_logits_fn', 'prepare_for_inference',

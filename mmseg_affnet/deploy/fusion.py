@@ -8,39 +8,10 @@ weights. Works for AFFNet and for any ``EncoderDecoder`` of mmseg.
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
-from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-
-class ChannelsLastMaxPool2d(nn.MaxPool2d):
-    """:class:`nn.MaxPool2d` computed in channels-last memory layout.
-
-    PyTorch's CPU max-pool is vectorised over channels only in channels-last
-    layout. Measured on this project's shared 2-core AMD EPYC (torch 2.13,
-    2 threads, medians of 40 interleaved calls, machine under load):
-
-    - AFFM's 5x5 stride-1 pool on 1x128x64x128 (its largest input at a
-      512x1024 image), NCHW: ``nn.MaxPool2d`` 61 ms, this module 23 ms
-      including both layout conversions (2.7x; 4.7x in a second run; the
-      ~10x measured earlier on a quieter machine was not reproduced);
-    - AFFNet at 512x1024, Conv+BN fused, NCHW activations: 165 -> 140 ms;
-    - the same with channels-last weights and inputs
-      (``prepare_for_inference``'s default): 96 vs 97 ms, no change, since
-      ``nn.MaxPool2d`` already runs its channels-last kernel there;
-    - training (forward + backward of the pool) at 1x128x64x128: 92 vs
-      84 ms, within noise, so the model itself keeps ``nn.MaxPool2d``.
-
-    The values are identical; the output keeps the layout of the input.
-    """
-
-    def forward(self, x: Tensor) -> Tensor:
-        channels_last = x.is_contiguous(memory_format=torch.channels_last)
-        layout = (torch.channels_last
-                  if channels_last else torch.contiguous_format)
-        pooled = super().forward(
-            x.contiguous(memory_format=torch.channels_last))
-        return pooled.contiguous(memory_format=layout)
+from ..models.utils import ChannelsLastMaxPool2d
 
 
 def _conv_followed_by_bn(conv: nn.Module, norm: nn.Module) -> bool:
@@ -98,8 +69,10 @@ def fuse_conv_bn(model: nn.Module) -> nn.Module:
 def use_channels_last_max_pools(model: nn.Module) -> nn.Module:
     """Swap every stride-1 ``nn.MaxPool2d`` for :class:`ChannelsLastMaxPool2d`.
 
-    Strided pools are left alone: PyTorch's NCHW kernel is fast enough for
-    them and they are not where the time goes.
+    AFFNet's heads build their pools as :class:`ChannelsLastMaxPool2d`
+    already; this speeds up the stride-1 pools of other mmseg models
+    (e.g. a peer's head). Strided pools are left alone: PyTorch's NCHW
+    kernel is fast enough for them and they are not where the time goes.
 
     Args:
         model (nn.Module): Model; changed in place.

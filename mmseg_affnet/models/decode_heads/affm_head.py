@@ -10,6 +10,8 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType
 from torch import Tensor
 
+from ..utils import ChannelsLastMaxPool2d
+
 FUSION_MODES = ('concat', 'add')
 
 
@@ -103,7 +105,8 @@ class PoolingBranch(nn.Sequential):
             ConvModule(
                 in_channels, channels, 1, norm_cfg=norm_cfg,
                 act_cfg=act_cfg),
-            nn.MaxPool2d(pool_size, stride=1, padding=pool_size // 2))
+            ChannelsLastMaxPool2d(
+                pool_size, stride=1, padding=pool_size // 2))
 
 
 class ConcatFusion(nn.Module):

@@ -7,6 +7,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType
 from torch import Tensor
 
+from ..utils import ChannelsLastMaxPool2d
 from .affm_head import MultiLevelFusionHead, resize_to
 
 
@@ -33,7 +34,8 @@ class ChainedResidualPooling(nn.Module):
         super().__init__()
         self.blocks = nn.ModuleList(
             nn.Sequential(
-                nn.MaxPool2d(pool_size, stride=1, padding=pool_size // 2),
+                ChannelsLastMaxPool2d(
+                    pool_size, stride=1, padding=pool_size // 2),
                 ConvModule(
                     channels,
                     channels,

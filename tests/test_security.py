@@ -1,7 +1,9 @@
 """Issue 11: no entry point runs code from a checkpoint, every bad
 checkpoint is named with its fix, and no output a user has is overwritten."""
+import json
 import os
 import os.path as osp
+import pickle
 import shutil
 import sys
 import zipfile
@@ -10,12 +12,14 @@ import mmseg
 import numpy as np
 import pytest
 import torch
+from mmseg.registry import MODELS
 from PIL import Image
 
 from _train_helpers import (build_tiny_runner, make_demo_data, run_tool,
                             tool_command, train_command, write_tiny_config)
 from mmseg_affnet.apis import init_segmentor
 from mmseg_affnet.engine.checkpoint import load_checkpoint
+from mmseg_affnet.models.losses import load_class_frequencies
 
 MMSEG_TEST_TOOL = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
                            'test.py')
@@ -62,7 +66,9 @@ def trained(tmp_path_factory, data_root):
     folder = tmp_path_factory.mktemp('trained')
     runner = build_tiny_runner(folder, data_root, **{
         'train_cfg.max_epochs': 1,
-        'train_cfg.val_interval': 100
+        'train_cfg.val_interval': 100,
+        # the schedule of the config fixture, so that --resume accepts it
+        'param_scheduler.0.end': 1
     })
     runner.train()
     return osp.join(str(folder), 'work_dir', 'epoch_1.pth')
@@ -145,6 +151,19 @@ def test_test_tool_refuses_a_file_in_its_own_work_dir(tmp_path, config,
         tool_command('test', config, planted, '--work-dir', work_dir),
         REFUSED, planted)
     assert NO_METRICS not in output
+
+
+def test_resume_never_runs_the_config_text_of_a_checkpoint(
+        tmp_path, data_root, trained, marker, no_code_run):
+    # mmengine's Runner.resume executes meta['config'] (Config.fromstring).
+    checkpoint = torch.load(trained, weights_only=True)
+    checkpoint['meta']['config'] = f'open({marker!r}, "w").close()'
+    work_dir = tmp_path / 'work_dir'
+    work_dir.mkdir()
+    torch.save(checkpoint, work_dir / 'epoch_1.pth')
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_1.pth'))
+    build_tiny_runner(tmp_path, data_root, resume=True, **{
+        'train_cfg.max_epochs': 1, 'param_scheduler.0.end': 1}).train()
 
 
 def test_resume_refuses_a_planted_last_checkpoint(tmp_path, config, evil,
@@ -309,3 +328,85 @@ def test_missing_config_is_a_clean_error(tmp_path, tool):
     assert result.stderr.startswith(f'error: Config {missing} does not '
                                     'exist'), result.stderr
     assert 'Traceback' not in result.stderr
+
+
+# ------------------------------------- issue 16.1: class weights and counts --
+def _code_running_files(folder, marker):
+    """A pickle, a YAML file and a pickled .npy whose loading runs code."""
+    pickled = osp.join(folder, 'weights.pkl')
+    with open(pickled, 'wb') as f:
+        pickle.dump(_RunsCode(marker), f)
+    yaml_file = osp.join(folder, 'weights.yaml')
+    with open(yaml_file, 'w') as f:
+        f.write(f"!!python/object/apply:builtins.exec\n"
+                f"- open({marker!r}, 'w').close()\n")
+    npy = osp.join(folder, 'weights.npy')
+    np.save(npy, np.array([_RunsCode(marker), 1.0], dtype=object),
+            allow_pickle=True)
+    return [pickled, yaml_file, npy]
+
+
+LOSSES_OF_A_FILE = {
+    'ClassWeightedCrossEntropyLoss': 'class_weight',
+    'ObjectWeightedFocalLoss': 'class_frequencies',
+    'CrossEntropyLoss': 'class_weight',  # mmseg's own, through its reader
+    'LovaszLoss': 'class_weight',
+}
+
+
+@pytest.mark.parametrize('loss_type', list(LOSSES_OF_A_FILE))
+def test_a_class_weight_file_never_runs_code(tmp_path, marker, no_code_run,
+                                             loss_type):
+    for path in _code_running_files(str(tmp_path), marker):
+        loss_cfg = dict(type=loss_type, **{LOSSES_OF_A_FILE[loss_type]: path})
+        if loss_type == 'LovaszLoss':
+            loss_cfg['reduction'] = 'none'
+        with pytest.raises(ValueError, match=osp.basename(path)) as error:
+            MODELS.build(loss_cfg)
+        message = str(error.value)
+        assert ('only .json and .npy' in message
+                or 'pickled data is never loaded' in message), message
+
+
+def test_class_weight_and_frequency_files_json_and_npy(tmp_path):
+    weights = [0.5, 1.5, 3.0]
+    (tmp_path / 'w.json').write_text(json.dumps(weights))
+    (tmp_path / 'wd.json').write_text(json.dumps({'class_weight': weights}))
+    np.save(tmp_path / 'w.npy', np.array(weights))
+    for name in ('w.json', 'wd.json', 'w.npy'):
+        path = str(tmp_path / name)
+        loss = MODELS.build(
+            dict(type='ClassWeightedCrossEntropyLoss', class_weight=path))
+        assert list(loss.class_weight) == weights
+        assert list(MODELS.build(dict(type='CrossEntropyLoss',
+                                      class_weight=path)).class_weight) \
+            == weights
+    owfl = MODELS.build(dict(type='ObjectWeightedFocalLoss',
+                             class_frequencies=str(tmp_path / 'w.npy')))
+    assert owfl.alpha.shape == (3, )
+
+
+@pytest.mark.parametrize('content,needle', [
+    ('[1.0, NaN, 2.0]', r'must be finite; classes \[1\]'),
+    ('[1.0, "2", 3.0]', r"entry 1 is '2' \(str\)"),
+    ('[[1.0, 2.0]]', r'entry 0 is \[1.0, 2.0\] \(list\)'),
+    ('{"weights": [1.0]}', "a 'class_weight' list"),
+    ('[]', 'hold no values'),
+    ('[1.0, 2.0', 'is not valid JSON'),
+])
+def test_class_weight_json_is_validated(tmp_path, content, needle):
+    path = tmp_path / 'weights.json'
+    path.write_text(content)
+    for loss_type in ('ClassWeightedCrossEntropyLoss', 'CrossEntropyLoss'):
+        with pytest.raises(ValueError, match=needle):
+            MODELS.build(dict(type=loss_type, class_weight=str(path)))
+
+
+def test_class_frequencies_of_the_wrong_length_are_refused(tmp_path):
+    path = tmp_path / 'freq.npy'
+    np.save(path, np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match='got 2 values for num_classes=3'):
+        load_class_frequencies(str(path), num_classes=3)
+    np.save(path, np.ones((2, 2)))
+    with pytest.raises(ValueError, match='one-dimensional numeric array'):
+        load_class_frequencies(str(path))

@@ -5,10 +5,11 @@ from .object_weighted_focal_loss import (CITYSCAPES_FREQUENCY_FILE,
                                          enet_class_weights,
                                          load_class_frequencies,
                                          owfl_alpha_gamma)
+from .utils import get_class_weight, read_class_values
 
 __all__ = [
     'CITYSCAPES_FREQUENCY_FILE', 'ClassWeightedCrossEntropyLoss',
-    'ObjectWeightedFocalLoss', 'enet_class_weights',
-    'load_class_frequencies', 'owfl_alpha_gamma',
+    'ObjectWeightedFocalLoss', 'enet_class_weights', 'get_class_weight',
+    'load_class_frequencies', 'owfl_alpha_gamma', 'read_class_values',
     'use_ignore_safe_class_weighted_ce'
 ]

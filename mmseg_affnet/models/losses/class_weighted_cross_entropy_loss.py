@@ -10,6 +10,7 @@ from .object_weighted_focal_loss import (CITYSCAPES_FREQUENCY_FILE,
                                          FrequencySource, check_reduction,
                                          enet_class_weights,
                                          load_class_frequencies)
+from .utils import read_class_values
 
 ClassWeight = Union[str, Sequence[float]]
 REWRITTEN_TYPES = ('CrossEntropyLoss', 'mmseg.CrossEntropyLoss')
@@ -37,8 +38,9 @@ class ClassWeightedCrossEntropyLoss(CrossEntropyLoss):
 
     Args:
         class_weight (str | Sequence[float]): One weight per class, a file
-            of them (mmseg's ``get_class_weight``: ``.npy``, JSON, YAML,
-            pickle), or ``'enet'``. Default: 'enet'.
+            of them (:func:`read_class_values`: a JSON list, or a dict with
+            a ``class_weight`` list, or a ``.npy`` array; no other file is
+            read), or ``'enet'``. Default: 'enet'.
         class_frequencies (str | Sequence[float]): Frequencies or pixel
             counts for ``class_weight='enet'``, as for
             :class:`ObjectWeightedFocalLoss`. Default: the Cityscapes train
@@ -66,6 +68,8 @@ class ClassWeightedCrossEntropyLoss(CrossEntropyLoss):
         if isinstance(class_weight, str) and class_weight == 'enet':
             class_weight = enet_class_weights(
                 load_class_frequencies(class_frequencies), c).tolist()
+        elif class_weight is not None:
+            class_weight = read_class_values(class_weight, 'Class weights')
         super().__init__(
             use_sigmoid=False,
             reduction=reduction,

@@ -1,7 +1,5 @@
 """Object-weighted focal loss (OWFL) of AFFNet (Kuang et al., Sec. III.C)."""
-import json
-import math
-import numbers
+import os
 import os.path as osp
 from typing import Optional, Sequence, Tuple, Union
 
@@ -11,10 +9,14 @@ import torch.nn.functional as F
 from mmseg.models.losses.utils import weight_reduce_loss
 from mmseg.registry import MODELS
 
+from .utils import read_class_values
+
 CITYSCAPES_FREQUENCY_FILE = osp.join(
     osp.dirname(__file__), 'cityscapes_class_frequency.json')
 FrequencySource = Union[str, Sequence[float]]
 REDUCTIONS = ('none', 'mean', 'sum')
+FREQUENCY_FIX = ('Count them on your labels with `python '
+                 'tools/class_frequency.py LABEL_DIR --out FILE.json`.')
 
 
 def load_class_frequencies(source: FrequencySource,
@@ -23,10 +25,12 @@ def load_class_frequencies(source: FrequencySource,
 
     Args:
         source (str | Sequence[float]): A list of per-class frequencies (or
-            pixel counts), or the path of a JSON file holding either a list
-            or a dict with a ``frequencies`` or ``pixel_counts`` list (the
-            format written by ``tools/class_frequency.py``). Every entry must
-            be a real number (not a boolean, string, null or list).
+            pixel counts), or a file of them (:func:`read_class_values`): a
+            JSON file holding either a list or a dict with a
+            ``frequencies`` or ``pixel_counts`` list (the format written by
+            ``tools/class_frequency.py``), or a ``.npy`` array. Every entry
+            must be a real number (not a boolean, string, null or list).
+            No other file type is read.
         num_classes (int, optional): Number of classes the list must have;
             ``None`` accepts any non-empty list. Default: None.
 
@@ -34,66 +38,24 @@ def load_class_frequencies(source: FrequencySource,
         Tensor: Frequencies of shape (C, ), float64, summing to 1.
 
     Raises:
-        ValueError: If the file is missing or malformed, an entry is not a
-            number, the number of classes differs, or a frequency is zero,
-            negative or not finite.
+        ValueError: If the file is missing, of another type or malformed,
+            an entry is not a number, the number of classes differs, or a
+            frequency is zero, negative or not finite.
     """
-    if isinstance(source, str):
-        where = f'in {source}'
-        values = _read_frequency_file(source)
-    else:
-        where = 'given as a list'
-        values = list(source)
-    for index, value in enumerate(values):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ValueError(
-                f'Class frequencies {where}: entry {index} is {value!r} '
-                f'({type(value).__name__}); every entry must be a number (a '
-                'pixel count or frequency of one class). Recompute them '
-                'with tools/class_frequency.py.')
-    if not values:
-        raise ValueError(
-            f'Class frequencies {where} hold no values; give one frequency '
-            'per class (tools/class_frequency.py writes them).')
-    if num_classes is not None and len(values) != num_classes:
-        raise ValueError(
-            f'Class frequencies {where}: got {len(values)} values for '
-            f'num_classes={num_classes}; one frequency per class is needed. '
-            'Recompute them on your label folder with '
-            'tools/class_frequency.py.')
-    freqs = torch.tensor([float(v) for v in values], dtype=torch.float64)
-    bad = [
-        i for i, f in enumerate(freqs.tolist())
-        if not math.isfinite(f) or f <= 0
-    ]
+    values = read_class_values(
+        source, 'Class frequencies', num_classes,
+        keys=('frequencies', 'pixel_counts'), fix=FREQUENCY_FIX)
+    where = f'in {source}' if isinstance(source, (str, os.PathLike)) \
+        else 'given as a list'
+    freqs = torch.tensor(values, dtype=torch.float64)
+    bad = [i for i, f in enumerate(values) if f <= 0]
     if bad:
         raise ValueError(
             f'Class frequencies {where} must be positive and finite; '
-            f'classes {bad} have {[freqs[i].item() for i in bad]}. A class '
+            f'classes {bad} have {[values[i] for i in bad]}. A class '
             'that never occurs has no defined weight: drop it from the '
             'label set or give it a small positive frequency.')
     return freqs / freqs.sum()
-
-
-def _read_frequency_file(path: str) -> list:
-    if not osp.isfile(path):
-        raise ValueError(
-            f'Class-frequency file not found: {path}. Write one with '
-            '`python tools/class_frequency.py LABEL_DIR --out FILE.json` or '
-            'pass the frequencies as a list.')
-    with open(path) as f:
-        try:
-            content = json.load(f)
-        except json.JSONDecodeError as err:
-            raise ValueError(
-                f'Class-frequency file {path} is not valid JSON: {err}')
-    if isinstance(content, dict):
-        content = content.get('frequencies', content.get('pixel_counts'))
-    if not isinstance(content, list):
-        raise ValueError(
-            f'Class-frequency file {path} must hold a list, or a dict '
-            'with a "frequencies" or "pixel_counts" list.')
-    return content
 
 
 def enet_class_weights(freqs: torch.Tensor, c: float = 1.02) -> torch.Tensor:

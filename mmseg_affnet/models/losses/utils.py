@@ -1,0 +1,179 @@
+"""The one reader of per-class numbers (class weights, class frequencies).
+
+Losses take per-class numbers as a list, or as a file: JSON, or ``.npy``
+read with ``allow_pickle=False``. Nothing else is read: mmseg's
+``get_class_weight`` reads any other path with ``mmengine.load``, which
+unpickles ``.pkl`` files and constructs Python objects from YAML tags, so a
+crafted file runs code when a loss is built. Importing this module also
+puts :func:`get_class_weight` in place of mmseg's in the mmseg loss modules
+that call it (``CrossEntropyLoss``, ``LovaszLoss``, ``TverskyLoss``,
+``HuasdorffDisstanceLoss``), so that configs of mmseg's own losses are read
+the same way. mmseg 1.2.2 has no option for a safe reader; the replacement
+goes when mmseg's ``get_class_weight`` stops calling ``mmengine.load`` on
+arbitrary files (mmsegmentation/mmseg/models/losses/utils.py).
+"""
+import importlib
+import json
+import math
+import numbers
+import os
+import os.path as osp
+from typing import List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+ClassValues = Union[str, 'os.PathLike[str]', Sequence[float], np.ndarray,
+                    torch.Tensor]
+#: The file types :func:`read_class_values` reads.
+FILE_SUFFIXES = ('.json', '.npy')
+#: mmseg loss modules whose ``get_class_weight`` is replaced.
+MMSEG_LOSS_MODULES = ('utils', 'cross_entropy_loss', 'lovasz_loss',
+                      'tversky_loss', 'huasdorff_distance_loss')
+
+
+def read_class_values(source: ClassValues,
+                      what: str = 'Class weights',
+                      num_classes: Optional[int] = None,
+                      keys: Tuple[str, ...] = ('class_weight', ),
+                      fix: str = '') -> List[float]:
+    """Read one finite number per class from a list, JSON or ``.npy``.
+
+    Args:
+        source (str | PathLike | Sequence[float] | ndarray | Tensor): The
+            numbers, or a file of them: ``.json`` holding a list, or a dict
+            with the list under one of ``keys``; or a one-dimensional
+            numeric ``.npy`` array (read with ``allow_pickle=False``).
+        what (str): What the numbers are, for messages, e.g.
+            ``'Class frequencies'``. Default: 'Class weights'.
+        num_classes (int, optional): The number of values required; None
+            accepts any non-empty list. Default: None.
+        keys (tuple[str]): Keys of a JSON dict that may hold the list, in
+            order of preference. Default: ('class_weight', ).
+        fix (str): How to write valid values, appended to messages.
+            Default: ''.
+
+    Returns:
+        list[float]: The values.
+
+    Raises:
+        ValueError: If the file is missing, of another type, malformed or
+            holds pickled data; if an entry is not a real number (booleans,
+            strings, null and lists are not), or is not finite; if there
+            are no values or not ``num_classes`` of them.
+    """
+    fix = f' {fix}' if fix else ''
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        where = f'in {path}'
+        values = _read_file(path, what, keys, fix)
+    else:
+        where = 'given as a list'
+        if isinstance(source, (np.ndarray, torch.Tensor)):
+            source = source.tolist()
+        values = list(source)
+    for index, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(
+                f'{what} {where}: entry {index} is {value!r} '
+                f'({type(value).__name__}); every entry must be a number of '
+                f'one class.{fix}')
+    if not values:
+        raise ValueError(f'{what} {where} hold no values; give one per '
+                         f'class.{fix}')
+    if num_classes is not None and len(values) != num_classes:
+        raise ValueError(
+            f'{what} {where}: got {len(values)} values for '
+            f'num_classes={num_classes}; one value per class is needed.{fix}')
+    values = [float(value) for value in values]
+    bad = [index for index, value in enumerate(values)
+           if not math.isfinite(value)]
+    if bad:
+        raise ValueError(
+            f'{what} {where} must be finite; classes {bad} have '
+            f'{[values[index] for index in bad]}.{fix}')
+    return values
+
+
+def _read_file(path: str, what: str, keys: Tuple[str, ...],
+               fix: str) -> list:
+    suffix = osp.splitext(path)[1].lower()
+    if suffix not in FILE_SUFFIXES:
+        raise ValueError(
+            f'{what} file {path} is not read: only {" and ".join(FILE_SUFFIXES)}'
+            ' files are (pickle and YAML files can run code when loaded). '
+            'Save the values as a JSON list, e.g. json.dump([1.0, 2.5], '
+            f'file), or pass them as a list.{fix}')
+    if not osp.isfile(path):
+        raise ValueError(
+            f'{what} file not found: {path}'
+            f'{" is a folder" if osp.isdir(path) else ""}. Pass an existing '
+            f'{suffix} file, or the values as a list.{fix}')
+    if suffix == '.npy':
+        return _read_npy(path, what, fix)
+    with open(path, encoding='utf-8') as file:
+        try:
+            content = json.load(file)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(
+                f'{what} file {path} is not valid JSON: {err}.{fix}') from None
+    if isinstance(content, dict):
+        content = next(
+            (content[key] for key in keys if content.get(key) is not None),
+            None)
+    if not isinstance(content, list):
+        raise ValueError(
+            f'{what} file {path} must hold a list, or a dict with a '
+            f'{" or ".join(repr(key) for key in keys)} list.{fix}')
+    return content
+
+
+def _read_npy(path: str, what: str, fix: str) -> list:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(
+            f'{what} file {path} is not a numeric .npy array, or is damaged '
+            f'(numpy: {err}); pickled data is never loaded.{fix}') from None
+    if not isinstance(array, np.ndarray) or array.ndim != 1 \
+            or array.dtype.kind not in 'iuf':
+        shape = getattr(array, 'shape', None)
+        raise ValueError(
+            f'{what} file {path} must hold a one-dimensional numeric array '
+            f'(one value per class); it holds {type(array).__name__} of '
+            f'shape {shape}.{fix}')
+    return array.tolist()
+
+
+def get_class_weight(class_weight: Optional[ClassValues]
+                     ) -> Optional[Union[list, Sequence[float]]]:
+    """mmseg's ``get_class_weight``, reading files as
+    :func:`read_class_values` does.
+
+    Args:
+        class_weight (str | PathLike | Sequence[float], optional): mmseg's
+            ``class_weight`` argument of a loss.
+
+    Returns:
+        list[float] | Sequence[float] | None: The weights read from a file,
+        or ``class_weight`` itself when it is not a path.
+
+    Raises:
+        ValueError: As :func:`read_class_values`, for a path.
+    """
+    if isinstance(class_weight, (str, os.PathLike)):
+        return read_class_values(class_weight, 'Class weights')
+    return class_weight
+
+
+def _replace_mmseg_get_class_weight() -> None:
+    for name in MMSEG_LOSS_MODULES:
+        try:
+            module = importlib.import_module(f'mmseg.models.losses.{name}')
+        except ImportError:  # a module another mmseg version lacks
+            continue
+        if hasattr(module, 'get_class_weight'):
+            module.get_class_weight = get_class_weight
+
+
+_replace_mmseg_get_class_weight()

@@ -143,3 +143,61 @@ def test_cli_rejects_an_unknown_model():
          'NoSuchNet'], capture_output=True, text=True)
     assert process.returncode == 2
     assert 'invalid choice' in process.stderr
+
+
+# ----------------------------- issue 16.5: only the tool's own summaries ---
+ROW = dict(model='AFFNet', mIoU=50.0, mIoU_gamma0=40.0, mIoU_gamma1=50.0,
+           mIoU_gamma2=60.0, aAcc=90.0, params_m=1.65, gmacs=1.0,
+           latency_median_ms=3.0, train_seconds=60.0, config='c.py',
+           checkpoint='e.pth', class_iou={'road': 90.0})
+NOTES = b'# my own notes on the comparison\n'
+
+
+@pytest.mark.parametrize('name', ['comparison.md', 'comparison.csv',
+                                  'comparison.png'])
+def test_summary_never_replaces_a_users_file(tmp_path, name):
+    (tmp_path / name).write_bytes(NOTES)
+
+    with pytest.raises(FileExistsError, match=f'{name} was not written by '
+                       'this tool'):
+        compare.write_summary([ROW], str(tmp_path), 'header')
+
+    assert (tmp_path / name).read_bytes() == NOTES
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_summary_is_regenerated_only_while_it_is_the_tools_own(tmp_path):
+    paths = compare.write_summary([ROW], str(tmp_path), 'first')
+    assert open(paths['md']).read().startswith('first')
+    # A rerun replaces the files it wrote.
+    compare.write_summary([ROW], str(tmp_path), 'second')
+    assert open(paths['md']).read().startswith('second')
+    # Once the user has edited one, it is theirs.
+    with open(paths['md'], 'a') as file:
+        file.write('my conclusion\n')
+    edited = open(paths['md']).read()
+    with pytest.raises(FileExistsError, match='or changed since'):
+        compare.write_summary([ROW], str(tmp_path), 'third')
+    assert open(paths['md']).read() == edited
+    # A record the tool did not write is refused, not trusted.
+    (tmp_path / 'comparison.md').unlink()
+    (tmp_path / 'comparison_files.json').write_text('{"comparison.md": 1}')
+    with pytest.raises(FileExistsError, match='not a record'):
+        compare.write_summary([ROW], str(tmp_path), 'fourth')
+
+
+def test_comparison_refuses_a_users_summary_before_training(
+        tmp_path, monkeypatch):
+    work = tmp_path / 'work'
+    work.mkdir()
+    (work / 'comparison.md').write_bytes(NOTES)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError('trained before the summary was checked')
+
+    monkeypatch.setattr(compare, 'train_and_evaluate', no_training)
+    with pytest.raises(FileExistsError, match='comparison.md was not '
+                       'written by this tool'):
+        tiny_run(tmp_path, ['AFFNet'])
+    assert (work / 'comparison.md').read_bytes() == NOTES
+    assert not (tmp_path / 'data').exists()

@@ -496,3 +496,24 @@ def test_class_frequency_cli(tmp_path, capsys):
         tool_main('class_frequency')(argv)
     with pytest.raises(SystemExit, match='^error: .*is a folder'):
         tool_main('class_frequency')([str(labels), '--out', str(labels)])
+
+
+@pytest.mark.parametrize('link', ['same', 'symlink', 'hardlink'])
+def test_class_frequency_never_overwrites_one_of_its_labels(tmp_path, link):
+    """Issue 16.6: no option, --force included, replaces an input."""
+    labels = tmp_path / 'labels'
+    label = labels / 'sub' / 'a_gtFine_labelTrainIds.png'
+    write_label(label, [0, 1, 2] * 4)
+    before = label.read_bytes()
+    out = label
+    if link != 'same':
+        out = tmp_path / 'freq.json'
+        (os.symlink if link == 'symlink' else os.link)(label, out)
+
+    with pytest.raises(SystemExit, match=r'^error: The output .* is the '
+                       r'input .*a_gtFine_labelTrainIds.png'):
+        tool_main('class_frequency')([str(labels), '--out', str(out),
+                                      '--classes', 'a', 'b', 'c',
+                                      '--force'])
+
+    assert label.read_bytes() == before

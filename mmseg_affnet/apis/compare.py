@@ -29,6 +29,8 @@ Layout of a comparison work dir::
     WORK_DIR/<model>/...              its checkpoints and logs
     WORK_DIR/<model>/result.json      written when the model is done
     WORK_DIR/comparison.{md,csv,png}  the summary of all result.json files
+    WORK_DIR/comparison_files.json    the record of the summary files the
+                                      tool wrote (only those are replaced)
 
 A model whose ``result.json`` exists is not trained again; a model whose work
 dir holds checkpoints but no result resumes its training from
@@ -47,7 +49,7 @@ import numpy as np
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
-from mmengine.dist import barrier, get_dist_info, init_dist
+from mmengine.dist import barrier, get_dist_info
 from mmengine.hooks import Hook
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import HOOKS
@@ -60,8 +62,10 @@ from ..analysis.zoo import REPO_ROOT
 from ..datasets.synthetic import generate_demo_dataset
 from ..deploy import LogitsAtInputSize, process_val_set, torch_logits_fn
 from ..engine.precise_bn import PreciseBNHook
+from ..engine.runner import start_process_group
 from ..models.losses import use_ignore_safe_class_weighted_ce
-from ..utils.io import atomic_open, atomic_write_text
+from ..utils.io import (atomic_write_text, check_output_folder,
+                        refuse_foreign, write_owned)
 from .model import init_segmentor, load_config, without_pretrained
 from .runs import run_training
 
@@ -99,6 +103,7 @@ DEFAULT_DATA_ROOTS = {'demo': 'data/demo_cityscapes',
                       'cityscapes': 'data/cityscapes'}
 RESULT_FILE = 'result.json'
 SUMMARY_NAME = 'comparison'
+SUMMARY_RECORD = 'comparison_files.json'
 CLASS_IOU_PREFIX = 'IoU.'
 CSV_FIELDS = ('model', 'mIoU', 'mIoU_gamma0', 'mIoU_gamma1', 'mIoU_gamma2',
               'aAcc', 'params_m', 'gmacs', 'latency_median_ms',
@@ -427,14 +432,15 @@ def csv_text(rows: Sequence[dict]) -> str:
     return buffer.getvalue()
 
 
-def plot_miou_vs_latency(rows: Sequence[dict], path: str,
-                         title: str) -> None:
+def plot_miou_vs_latency(rows: Sequence[dict], title: str) -> bytes:
     """Scatter plot of val mIoU against CPU latency; marker area ~ params.
 
     Args:
         rows (Sequence[dict]): Results with ``latency_median_ms``.
-        path (str): PNG file to write (atomically).
         title (str): Plot title.
+
+    Returns:
+        bytes: The plot as PNG.
     """
     import matplotlib
     matplotlib.use('Agg')
@@ -456,9 +462,38 @@ def plot_miou_vs_latency(rows: Sequence[dict], path: str,
     axes.set_title(title, fontsize=9)
     axes.grid(alpha=0.3)
     figure.tight_layout()
-    with atomic_open(path, 'wb', overwrite=True) as file:
-        figure.savefig(file, format='png', dpi=120)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format='png', dpi=120)
     plt.close(figure)
+    return buffer.getvalue()
+
+
+def summary_paths(work_dir: str) -> Dict[str, str]:
+    """The summary files of a comparison work dir.
+
+    Args:
+        work_dir (str): The comparison's work dir.
+
+    Returns:
+        dict[str, str]: ``md``, ``csv``, ``png`` -> path.
+    """
+    return {ext: osp.join(work_dir, f'{SUMMARY_NAME}.{ext}')
+            for ext in ('md', 'csv', 'png')}
+
+
+def check_summary_files(work_dir: str) -> None:
+    """Refuse a work dir whose summary files the tool did not write.
+
+    Args:
+        work_dir (str): The comparison's work dir.
+
+    Raises:
+        FileExistsError: If ``comparison.{md,csv,png}`` exists but is not
+            recorded in ``comparison_files.json`` with its current content
+            (a user's file, or one edited since).
+    """
+    refuse_foreign(summary_paths(work_dir).values(),
+                   osp.join(work_dir, SUMMARY_RECORD))
 
 
 def write_summary(rows: Sequence[dict], work_dir: str,
@@ -466,8 +501,10 @@ def write_summary(rows: Sequence[dict], work_dir: str,
     """Write the Markdown table, the CSV and the plot of ``rows``.
 
     They summarise the work dir's ``result.json`` files and are rewritten
-    (atomically) by every run that adds a result; the results themselves
-    are never overwritten.
+    (atomically) by every run that adds a result, but only while they are
+    the files the tool wrote (:func:`mmseg_affnet.utils.write_owned`): a
+    user's file of the same name, or a summary edited since, is refused.
+    The results themselves are never overwritten.
 
     Args:
         rows (Sequence[dict]): Results with ``latency_median_ms``.
@@ -476,35 +513,21 @@ def write_summary(rows: Sequence[dict], work_dir: str,
 
     Returns:
         dict[str, str]: ``md``, ``csv``, ``png`` -> path.
+
+    Raises:
+        FileExistsError: If a summary file is not the tool's own.
     """
-    paths = {ext: osp.join(work_dir, f'{SUMMARY_NAME}.{ext}')
-             for ext in ('md', 'csv', 'png')}
-    atomic_write_text(paths['md'], markdown_table(rows, header),
-                      overwrite=True)
-    atomic_write_text(paths['csv'], csv_text(rows), overwrite=True)
-    plot_miou_vs_latency(rows, paths['png'], header.splitlines()[0])
+    paths = summary_paths(work_dir)
+    check_summary_files(work_dir)
+    record = osp.join(work_dir, SUMMARY_RECORD)
+    contents = {
+        'md': markdown_table(rows, header).encode(),
+        'csv': csv_text(rows).encode(),
+        'png': plot_miou_vs_latency(rows, header.splitlines()[0]),
+    }
+    for ext, data in contents.items():
+        write_owned(paths[ext], data, record)
     return paths
-
-
-def start_process_group(launcher: str) -> None:
-    """Join the processes started by ``launcher`` (if not done yet).
-
-    With CUDA through mmengine's ``init_dist`` (which also selects this
-    process's GPU); without CUDA with the gloo backend (as
-    :class:`mmseg_affnet.engine.CPUDistributedRunner` does, which the
-    trainings then need: ``--cfg-options runner_type=CPUDistributedRunner``).
-    Each training's runner joins the processes again after the previous
-    training's teardown.
-
-    Args:
-        launcher (str): 'pytorch' (torchrun).
-    """
-    if torch_dist.is_initialized():
-        return
-    if torch.cuda.is_available():
-        init_dist(launcher)
-    else:
-        torch_dist.init_process_group(backend='gloo')
 
 
 def run_comparison(models: Sequence[str],
@@ -558,12 +581,15 @@ def run_comparison(models: Sequence[str],
         paths (empty elsewhere).
     """
     configs = select_comparison_models(models)
+    check_output_folder(work_dir)
     data_root = data_root or DEFAULT_DATA_ROOTS[dataset]
     recipe = load_recipe(dataset, data_root, cfg_options)
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     if launcher != 'none':
         start_process_group(launcher)
     rank = get_dist_info()[0]
+    if rank == 0:  # before hours of training, not after
+        check_summary_files(work_dir)
     model_cfgs = {}
     for name, config in configs.items():
         cfg = comparison_config(recipe, config, osp.join(work_dir, name),

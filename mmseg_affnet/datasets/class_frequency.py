@@ -29,7 +29,7 @@ from mmseg.registry import DATASETS
 from prettytable import PrettyTable
 
 from ..models.losses import load_class_frequencies, owfl_alpha_gamma
-from ..utils.io import atomic_write_text, refuse_existing
+from ..utils.io import atomic_write_text, refuse_existing, refuse_inputs
 from ._progress import map_with_progress
 from .checks import read_label_map
 
@@ -95,6 +95,29 @@ def count_label_pixels(path: str,
     return counts[:num_classes].astype(np.int64)
 
 
+def label_files(label_dir: str, suffix: str = DEFAULT_SUFFIX) -> List[str]:
+    """Every ``*suffix`` label file under ``label_dir``, sorted.
+
+    Args:
+        label_dir (str): Folder searched recursively.
+        suffix (str): File name ending of the label maps.
+            Default: '_gtFine_labelTrainIds.png'.
+
+    Returns:
+        list[str]: Paths (``label_dir`` joined with each relative path).
+
+    Raises:
+        FileNotFoundError: If no label file matches.
+    """
+    paths = sorted(scandir(label_dir, suffix, recursive=True)) \
+        if osp.isdir(label_dir) else []
+    if not paths:
+        raise FileNotFoundError(
+            f'No *{suffix} files under {label_dir}; check LABEL_DIR and '
+            '--suffix.')
+    return [osp.join(label_dir, path) for path in paths]
+
+
 def count_label_folder(label_dir: str,
                        num_classes: int,
                        suffix: str = DEFAULT_SUFFIX,
@@ -120,17 +143,11 @@ def count_label_folder(label_dir: str,
         FileNotFoundError: If no label file matches.
         ValueError: If a label is invalid or no pixel is labelled.
     """
-    paths = sorted(scandir(label_dir, suffix, recursive=True)) \
-        if osp.isdir(label_dir) else []
-    if not paths:
-        raise FileNotFoundError(
-            f'No *{suffix} files under {label_dir}; check LABEL_DIR and '
-            '--suffix.')
+    paths = label_files(label_dir, suffix)
     count = partial(count_label_pixels, num_classes=num_classes,
                     ignore_index=ignore_index)
     counts = np.sum(
-        map_with_progress(count, [osp.join(label_dir, p) for p in paths],
-                          nproc, progress, chunksize=8),
+        map_with_progress(count, paths, nproc, progress, chunksize=8),
         axis=0)
     if counts.sum() == 0:
         raise ValueError(f'Every pixel under {label_dir} is {ignore_index} '
@@ -213,9 +230,9 @@ def write_class_frequency(label_dir: str,
                           progress: bool = True) -> Dict:
     """Count the class frequencies of a label folder and write their JSON.
 
-    ``out`` is checked before counting: a folder, an unwritable place or an
-    existing file (unless ``overwrite``) fail at once. The file is written
-    atomically.
+    ``out`` is checked before counting: a folder, an unwritable place, an
+    existing file (unless ``overwrite``) or one of the label files counted
+    (even with ``overwrite``) fail at once. The file is written atomically.
 
     Args:
         label_dir (str): Folder of label maps, searched recursively.
@@ -235,6 +252,9 @@ def write_class_frequency(label_dir: str,
         ``frequencies`` and ``source``.
     """
     check_output_file(out, overwrite)
+    refuse_inputs([out], label_files(label_dir, suffix),
+                  'Pass an --out outside the label files, e.g. '
+                  'work_dirs/class_frequency.json.')
     classes = list(classes or dataset_classes('CityscapesDataset'))
     result = count_label_folder(label_dir, len(classes), suffix,
                                 ignore_index, nproc, progress)

@@ -3,8 +3,13 @@
 Every tool that writes a file a user keeps (checkpoints, results, tables,
 plots, masks, patches, ONNX models) goes through these two functions, so
 that nothing a user has is ever overwritten and no reader ever sees a
-half-written file.
+half-written file. The guard's companions refuse an output that is one of
+the command's inputs (:func:`refuse_inputs`) or a folder that is a file
+(:func:`check_output_folder`); a summary a tool regenerates is written by
+:func:`write_owned`, which replaces only files the tool recorded as its own.
 """
+import hashlib
+import json
 import os
 import os.path as osp
 from contextlib import contextmanager
@@ -109,3 +114,157 @@ def atomic_write_text(path: PathLike, text: str,
     """
     with atomic_open(path, 'w', overwrite=overwrite) as file:
         file.write(text)
+
+
+def check_output_folder(path: PathLike, option: str = '--work-dir') -> None:
+    """Raise if ``path`` cannot be a folder: it, or a parent, is a file.
+
+    Args:
+        path (str | PathLike): An output folder, existing or to be created.
+        option (str): The option that named it, for the message.
+            Default: '--work-dir'.
+
+    Raises:
+        NotADirectoryError: If ``path`` or one of its parents exists and is
+            not a folder.
+    """
+    path = os.fspath(path)
+    existing = osp.abspath(path)
+    while not osp.lexists(existing):
+        existing = osp.dirname(existing)
+    if osp.isdir(existing):
+        return
+    what = f'{option} {path} is a file' if existing == osp.abspath(path) \
+        else f'{option} {path}: {existing} is a file'
+    raise NotADirectoryError(f'{what}, not a folder; pass a folder (new or '
+                             'existing) instead.')
+
+
+def refuse_inputs(outputs: Iterable[PathLike],
+                  inputs: Iterable[PathLike],
+                  fix: str = '') -> None:
+    """Raise if an output is one of the inputs of the same command.
+
+    Paths are compared after resolving links (``realpath``), and existing
+    files also by device and inode (hard links), so that no option, not
+    even one that allows overwriting, replaces an input.
+
+    Args:
+        outputs (Iterable[str | PathLike]): Files a command will write.
+        inputs (Iterable[str | PathLike]): Files it reads.
+        fix (str): What the user should do instead. Default: ''.
+
+    Raises:
+        ValueError: If an output is an input; the message names both.
+    """
+    def identity(path: str) -> tuple:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return ()
+        return (stat.st_dev, stat.st_ino)
+
+    inputs = [os.fspath(path) for path in inputs if path is not None]
+    by_path = {osp.realpath(path): path for path in inputs}
+    by_inode = {identity(path): path for path in inputs}
+    by_inode.pop((), None)
+    for output in (os.fspath(path) for path in outputs if path is not None):
+        same = by_path.get(osp.realpath(output)) or by_inode.get(
+            identity(output))
+        if same is not None:
+            raise ValueError(
+                f'The output {output} is the input {same} of the same '
+                'command; an input is never overwritten. '
+                f'{fix or "Choose another output."}')
+
+
+#: The record of the files a tool wrote (:func:`write_owned`).
+OWNED_RECORD_KEY = 'written_by_mmseg_affnet'
+
+
+def _owned_record(record: str) -> dict:
+    if not osp.lexists(record):
+        return {}
+    try:
+        with open(record, encoding='utf-8') as file:
+            content = json.load(file)
+    except (OSError, ValueError):
+        content = None
+    if not isinstance(content, dict) or not isinstance(
+            content.get(OWNED_RECORD_KEY), dict):
+        raise FileExistsError(
+            f'{record} is not a record of files this project wrote, so the '
+            'files it would list cannot be told from yours; nothing was '
+            'written. Move it away or choose another output folder.')
+    return content[OWNED_RECORD_KEY]
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as file:
+        for block in iter(lambda: file.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def refuse_foreign(paths: Iterable[PathLike], record: PathLike) -> None:
+    """Raise unless every existing path is a file the tool wrote itself.
+
+    A file counts as the tool's own when ``record`` (written by
+    :func:`write_owned`) lists it with the hash of its current content; a
+    file the tool never wrote, or one edited since, is a user's.
+
+    Args:
+        paths (Iterable[str | PathLike]): Files a tool regenerates.
+        record (str | PathLike): The tool's record, in the same folder.
+
+    Raises:
+        FileExistsError: Naming the files that are not the tool's own.
+    """
+    record = os.fspath(record)
+    owned = _owned_record(record)
+    foreign = []
+    for path in (os.fspath(path) for path in paths):
+        if not osp.lexists(path):
+            continue
+        if osp.islink(path) or not osp.isfile(path) or owned.get(
+                osp.basename(path)) != _sha256(path):
+            foreign.append(path)
+    if foreign:
+        raise FileExistsError(
+            f'{", ".join(foreign)} '
+            f'{"was" if len(foreign) == 1 else "were"} not written by this '
+            f'tool (or changed since; the tool records what it writes in '
+            f'{record}), so {"it is" if len(foreign) == 1 else "they are"} '
+            'not overwritten; nothing was written. Move '
+            f'{"it" if len(foreign) == 1 else "them"} away or choose another '
+            'output folder.')
+
+
+def write_owned(path: PathLike, data: bytes, record: PathLike) -> None:
+    """Write or regenerate a file that only the tool itself writes.
+
+    ``path`` is refused if it holds a file the tool did not write
+    (:func:`refuse_foreign`); otherwise it is written atomically and its
+    hash recorded in ``record`` (atomically too).
+
+    Args:
+        path (str | PathLike): The file; its folder must be ``record``'s.
+        data (bytes): Its content.
+        record (str | PathLike): The tool's record of the files it wrote.
+
+    Raises:
+        FileExistsError: If ``path`` is not the tool's own file.
+    """
+    path, record = os.fspath(path), os.fspath(record)
+    if osp.dirname(osp.abspath(path)) != osp.dirname(osp.abspath(record)):
+        raise ValueError(f'{path} and its record {record} must share a '
+                         'folder.')
+    refuse_foreign([path], record)
+    owned = _owned_record(record)
+    atomic_write_bytes(path, data, overwrite=True)
+    owned[osp.basename(path)] = hashlib.sha256(data).hexdigest()
+    atomic_write_text(record,
+                      json.dumps({OWNED_RECORD_KEY: owned}, indent=2,
+                                 sort_keys=True),
+                      overwrite=True)

@@ -149,9 +149,13 @@ def check_sample(sample: Tuple[str, str], num_classes: int,
     bad = np.flatnonzero((counts > 0) & (loaded >= num_classes)
                          & (loaded != ignore_index))
     if bad.size:
+        mapped = np.flatnonzero((loaded == ignore_index)
+                                & (np.arange(256) != ignore_index))
+        also = (f' (the dataset maps {mapped.tolist()[:10]} to '
+                f'{ignore_index})' if mapped.size else '')
         return (f'{label_path} holds label values {bad.tolist()[:10]}, '
                 f'outside the {num_classes} classes 0..{num_classes - 1} '
-                f'and {ignore_index} (ignore). Use train-id label maps '
+                f'and {ignore_index} (ignore){also}. Use train-id label maps '
                 "(for Cityscapes: *_gtFine_labelTrainIds.png, written by "
                 "mmseg's tools/dataset_converters/cityscapes.py), or set "
                 "num_classes of the model's head to your dataset's.")

@@ -14,7 +14,10 @@ def check_dataset_layout(dataset_cfg: dict, name: str = 'dataset') -> None:
     ``RepeatDataset`` or ``ConcatDataset`` are unpacked): the image folder
     exists and holds ``*<img_suffix>`` files, and, when the pipeline loads
     annotations, every image has its label map. Datasets without
-    ``img_suffix``/``seg_map_suffix`` arguments are not checked.
+    ``img_suffix``/``seg_map_suffix`` arguments are not checked. A dataset
+    class with a ``check_layout(name)`` method (e.g.
+    :class:`mmseg_affnet.datasets.CamVidDataset`) checks its own published
+    layout instead, with its own help.
 
     Args:
         dataset_cfg (dict): A dataset config, as in ``train_dataloader``.
@@ -75,36 +78,89 @@ def dataset_suffixes(dataset_cfg: dict) -> Optional[Tuple[str, str]]:
 
 def _check_leaf(dataset_cfg: dict, name: str, img_suffix: str,
                 seg_map_suffix: str) -> None:
+    dataset_type = dataset_cfg.get('type')
+    dataset_cls = DATASETS.get(dataset_type) if isinstance(
+        dataset_type, str) else dataset_type
+    if hasattr(dataset_cls, 'check_layout'):
+        # A dataset that knows its published layout checks it itself.
+        DATASETS.build(dict(dataset_cfg, pipeline=[],
+                            lazy_init=True)).check_layout(name)
+        return
     data_root = dataset_cfg.get('data_root') or ''
     prefix = dataset_cfg.get('data_prefix', {})
-    img_dir = osp.join(data_root, prefix.get('img_path', ''))
-    seg_dir = osp.join(data_root, prefix.get('seg_map_path', ''))
-    layout = _layout_help(data_root, prefix, img_suffix, seg_map_suffix)
+    with_labels = not dataset_cfg.get('ann_file') and loads_annotations(
+        dataset_cfg.get('pipeline', []))
+    check_image_label_folders(
+        osp.join(data_root, prefix.get('img_path', '')),
+        osp.join(data_root, prefix.get('seg_map_path', ''))
+        if with_labels else None, img_suffix, seg_map_suffix, name,
+        _layout_help(data_root, prefix, img_suffix, seg_map_suffix))
+
+
+def check_image_label_folders(img_dir: str,
+                              seg_dir: Optional[str],
+                              img_suffix: str,
+                              seg_map_suffix: str,
+                              name: str = 'dataset',
+                              layout_help: str = '',
+                              labels_need_images: bool = False) -> None:
+    """Check an image folder and its label folder, naming what is wrong.
+
+    Label maps are paired with images by name: ``<name><img_suffix>`` with
+    ``<name><seg_map_suffix>``, searched recursively, as mmseg's
+    ``BaseSegDataset`` pairs them.
+
+    Args:
+        img_dir (str): The image folder.
+        seg_dir (str, optional): The label folder; None: images only.
+        img_suffix (str): File name ending of the images.
+        seg_map_suffix (str): File name ending of the label maps.
+        name (str): What to call the dataset in the error.
+            Default: 'dataset'.
+        layout_help (str): Appended to every error: the expected layout and
+            where to get the data. Default: ''.
+        labels_need_images (bool): Also refuse label maps without an image
+            (in a dataset whose label folder holds only label maps).
+            Default: False.
+
+    Raises:
+        FileNotFoundError: If a folder does not exist.
+        ValueError: If there are no images, or images without label maps
+            (or, with ``labels_need_images``, label maps without images).
+    """
     if not osp.isdir(img_dir):
         raise FileNotFoundError(
-            f'{name}: image folder {img_dir!r} does not exist.{layout}')
+            f'{name}: image folder {img_dir!r} does not exist.{layout_help}')
     images = sorted(_files_with_suffix(img_dir, img_suffix))
     if not images:
         raise ValueError(f'{name}: no *{img_suffix} images under '
-                         f'{img_dir!r}.{layout}')
-    if dataset_cfg.get('ann_file') or not loads_annotations(
-            dataset_cfg.get('pipeline', [])):
+                         f'{img_dir!r}.{layout_help}')
+    if seg_dir is None:
         return
     if not osp.isdir(seg_dir):
         raise FileNotFoundError(
-            f'{name}: label folder {seg_dir!r} does not exist.{layout}')
+            f'{name}: label folder {seg_dir!r} does not exist.{layout_help}')
     labels = set(_files_with_suffix(seg_dir, seg_map_suffix))
+    stems = [image[:-len(img_suffix)] for image in images]
     unlabelled = [
-        image for image in images
-        if image[:-len(img_suffix)] + seg_map_suffix not in labels
+        stem for stem in stems if stem + seg_map_suffix not in labels
     ]
     if unlabelled:
-        example = osp.join(
-            seg_dir, unlabelled[0][:-len(img_suffix)] + seg_map_suffix)
+        example = osp.join(seg_dir, unlabelled[0] + seg_map_suffix)
         raise ValueError(
             f'{name}: {len(unlabelled)} of {len(images)} images under '
             f'{img_dir!r} have no label map, e.g. {example!r} is missing.'
-            f'{layout}')
+            f'{layout_help}')
+    if labels_need_images:
+        orphans = sorted(labels - {stem + seg_map_suffix for stem in stems})
+        if orphans:
+            example = osp.join(img_dir,
+                               orphans[0][:-len(seg_map_suffix)] + img_suffix)
+            raise ValueError(
+                f'{name}: {len(orphans)} of {len(labels)} label maps under '
+                f'{seg_dir!r} have no image, e.g. '
+                f'{osp.join(seg_dir, orphans[0])!r} has none ({example!r} '
+                f'is missing).{layout_help}')
 
 
 def _files_with_suffix(directory: str, suffix: str) -> Iterator[str]:

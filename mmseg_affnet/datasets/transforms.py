@@ -65,13 +65,16 @@ class CheckSegLabels(BaseTransform):
             seg_map != self.ignore_index)
         if invalid.any():
             values = np.unique(seg_map[invalid]).tolist()
+            label_map = results.get('label_map')
+            mapped = (f" after the dataset's label_map {label_map}"
+                      if label_map else '')
             raise ValueError(
                 f'Label map {results.get("seg_map_path")} holds values '
                 f'{values[:10]} outside 0..{self.num_classes - 1} and '
-                f'{self.ignore_index} (ignore). Cityscapes label maps must '
-                'hold train ids: use the *_gtFine_labelTrainIds.png files '
-                "that mmseg's tools/dataset_converters/cityscapes.py writes, "
-                'not *_gtFine_labelIds.png; for another dataset set '
+                f'{self.ignore_index} (ignore){mapped}. Cityscapes label '
+                'maps must hold train ids: use the *_gtFine_labelTrainIds.png '
+                "files that mmseg's tools/dataset_converters/cityscapes.py "
+                'writes, not *_gtFine_labelIds.png; for another dataset set '
                 'num_classes here and in the decode head to its number of '
                 'classes.')
         return results

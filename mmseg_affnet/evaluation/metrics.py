@@ -23,13 +23,20 @@ class GammaGroupIoUMetric(IoUMetric):
     medium (1) and rare (0) classes. Besides everything ``IoUMetric``
     reports (per-class table, aAcc, mIoU, ...), this metric returns
     ``mIoU_gamma{g}``: the mean IoU, in percent, of the classes with
-    ``gamma == g``, and logs which classes form each group.
+    ``gamma == g``, and logs which classes form each group. Give it the
+    frequencies the loss uses (e.g. the CamVid file for CamVid).
 
     Args:
         class_frequencies (str | Sequence[float]): Per-class frequencies or
             pixel counts, or a JSON file of them; the same argument as the
             loss's. Default: the Cityscapes train split.
         **kwargs: Arguments of :class:`IoUMetric`.
+
+    Attributes:
+        class_iou (dict[str, float]): After an evaluation, the IoU (percent,
+            NaN for a class absent from labels and predictions) of each
+            class.
+        gamma_groups (dict[int, list[str]]): The classes of each gamma.
     """
 
     def __init__(
@@ -38,6 +45,8 @@ class GammaGroupIoUMetric(IoUMetric):
             **kwargs):
         super().__init__(**kwargs)
         self.class_frequencies = class_frequencies
+        self.class_iou: Dict[str, float] = {}
+        self.gamma_groups: Dict[int, List[str]] = {}
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Compute IoUMetric's metrics and the mIoU of each gamma group.
@@ -58,14 +67,21 @@ class GammaGroupIoUMetric(IoUMetric):
         gammas = owfl_alpha_gamma(
             load_class_frequencies(self.class_frequencies,
                                    len(class_names)))[1].numpy()
+        self.class_iou = {
+            name: float(np.round(iou * 100, 2))
+            for name, iou in zip(class_names, class_iou)
+        }
+        self.gamma_groups = {}
         table = PrettyTable(field_names=['gamma', 'mIoU', 'classes'])
         for gamma in np.unique(gammas):
             in_group = gammas == gamma
             key = f'mIoU_gamma{int(gamma)}'
             metrics[key] = _nanmean_percent(class_iou[in_group])
+            self.gamma_groups[int(gamma)] = list(
+                np.asarray(class_names)[in_group])
             table.add_row([
                 int(gamma), metrics[key],
-                ', '.join(np.asarray(class_names)[in_group])
+                ', '.join(self.gamma_groups[int(gamma)])
             ])
         print_log('mIoU per OWFL gamma group:\n' + table.get_string(),
                   logger=MMLogger.get_current_instance())

@@ -11,7 +11,7 @@ from mmseg.registry import RUNNERS
 
 from ..datasets import check_dataset_layout
 from ..engine.checkpoint import load_weights
-from ..engine.runner import check_work_dir
+from ..engine.runner import check_work_dir, select_cpu_distributed_runner
 from ..utils.io import refuse_existing
 
 _RUNNER_IDS = itertools.count()
@@ -24,12 +24,17 @@ def build_runner(cfg: Config) -> Runner:
     instance per name in a process, so the second runner of a process (the
     comparison flow, tests) would otherwise log into the first one's dirs.
 
+    Without CUDA, a launched (distributed) run whose config names no runner
+    gets :class:`mmseg_affnet.engine.CPUDistributedRunner`
+    (:func:`mmseg_affnet.engine.runner.select_cpu_distributed_runner`).
+
     Args:
         cfg (Config): A full training/testing config.
 
     Returns:
         Runner: The runner.
     """
+    select_cpu_distributed_runner(cfg)
     if isinstance(cfg.get('visualizer'), dict):
         cfg.visualizer.name = f'visualizer_{next(_RUNNER_IDS)}'
     return RUNNERS.build(cfg) if 'runner_type' in cfg \

@@ -5,7 +5,8 @@ from .dist_hook import DistTeardownHook
 from .precise_bn import PreciseBNHook
 from .preflight_hook import PreflightCheckHook
 from .random_state import capture_random_state, restore_random_state
-from .runner import CPUDistributedRunner, check_work_dir
+from .runner import (CPUDistributedRunner, check_work_dir,
+                     select_cpu_distributed_runner, start_process_group)
 
 __all__ = [
     'load_checkpoint', 'load_weights', 'weight_mismatch',
@@ -13,5 +14,5 @@ __all__ = [
     'ResumableCheckpointHook', 'PreflightCheckHook', 'DistTeardownHook',
     'PreciseBNHook',
     'capture_random_state', 'restore_random_state', 'CPUDistributedRunner',
-    'check_work_dir'
+    'check_work_dir', 'select_cpu_distributed_runner', 'start_process_group'
 ]

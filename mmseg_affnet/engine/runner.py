@@ -5,6 +5,8 @@ from typing import Dict, Optional
 
 import torch
 import torch.distributed as torch_dist
+from mmengine.config import Config
+from mmengine.dist import init_dist
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import MODEL_WRAPPERS, RUNNERS
 from mmengine.runner import Runner
@@ -57,13 +59,50 @@ def check_work_dir(work_dir: str, resume: bool,
             '--resume --cfg-options load_from=CHECKPOINT')
 
 
+def start_process_group(launcher: str) -> None:
+    """Join the processes started by ``launcher``, if not done yet.
+
+    With CUDA through mmengine's ``init_dist`` (which also selects this
+    process's GPU); without CUDA with the gloo backend (``init_dist`` calls
+    ``torch.cuda.set_device``, which a CPU build of torch does not have).
+
+    Args:
+        launcher (str): 'pytorch' (torchrun).
+    """
+    if torch_dist.is_initialized():
+        return
+    if torch.cuda.is_available():
+        init_dist(launcher)
+    else:
+        torch_dist.init_process_group(backend='gloo')
+
+
+def select_cpu_distributed_runner(cfg: Config) -> None:
+    """Select :class:`CPUDistributedRunner` for a launched run without CUDA.
+
+    mmengine's ``Runner`` cannot start a distributed run on a machine
+    without CUDA. When ``cfg.launcher`` is set, CUDA is not available and
+    the config names no ``runner_type`` of its own, this sets
+    ``runner_type='CPUDistributedRunner'`` (which says so in one log line);
+    a config that names a runner keeps it.
+
+    Args:
+        cfg (Config): A full config with ``launcher``; changed in place.
+    """
+    if (cfg.get('launcher', 'none') == 'none' or 'runner_type' in cfg
+            or torch.cuda.is_available()):
+        return
+    cfg.runner_type = CPUDistributedRunner.__name__
+
+
 @RUNNERS.register_module()
 class CPUDistributedRunner(Runner):
     """:class:`mmengine.runner.Runner` that also trains distributed on CPUs.
 
     Only needed for multi-process training or testing without CUDA (e.g.
     ``tools/dist_train.sh`` on a CPU machine); everything else works with
-    mmengine's own ``Runner``. Select it by adding
+    mmengine's own ``Runner``. The project's tools select it themselves
+    (:func:`select_cpu_distributed_runner`); with mmseg's own tools add
     ``configs/_base_/cpu_distributed_runner.py`` to a config's ``_base_``
     (or ``--cfg-options runner_type=CPUDistributedRunner``). Without CUDA
     it
@@ -78,9 +117,8 @@ class CPUDistributedRunner(Runner):
 
     def setup_env(self, env_cfg: Dict) -> None:
         """Start the process group on CPU with gloo when there is no CUDA."""
-        if self.distributed and not torch.cuda.is_available() and \
-                not torch_dist.is_initialized():
-            torch_dist.init_process_group(backend='gloo')
+        if self.distributed and not torch.cuda.is_available():
+            start_process_group(self.launcher)
         super().setup_env(env_cfg)
 
     def wrap_model(self, model_wrapper_cfg: Optional[Dict],
@@ -89,9 +127,9 @@ class CPUDistributedRunner(Runner):
         if not self.distributed or torch.cuda.is_available():
             return super().wrap_model(model_wrapper_cfg, model)
         self.logger.info(
-            'Distributed training without CUDA: processes talk through gloo, '
-            'and as SyncBN cannot run on CPU, SyncBatchNorm layers become '
-            'BatchNorm layers with per-process statistics.')
+            'No CUDA: running with CPUDistributedRunner; processes talk '
+            'through gloo, and as SyncBN cannot run on CPU, SyncBatchNorm '
+            'layers become BatchNorm layers with per-process statistics.')
         wrapper_cfg = dict(
             type='MMDistributedDataParallel',
             broadcast_buffers=False,

@@ -8,11 +8,13 @@ import subprocess
 import sys
 import textwrap
 
+import cv2
 import mmseg
+import numpy as np
 import pytest
 import torch
 
-from _tools import CONFIGS_DIR, REPO_ROOT, TOOLS_DIR
+from _tools import CONFIGS_DIR, REPO_ROOT, TOOLS_DIR, tool_error
 from _train_helpers import (make_demo_data, run_tool, tool_env,
                             wait_for_checkpoint)
 
@@ -207,3 +209,45 @@ def test_mmseg_own_tools_train_resume_and_test_the_demo_config(tmp_path):
         '--work-dir', str(tmp_path / 'test_dir')
     ] + options)
     assert 'mIoU:' in tested.stdout + tested.stderr
+
+
+# Issue 15.4: every tool that reads a config takes mmseg's --cfg-options, and
+# the override reaches the config the tool works with. Each override makes
+# the tool fail early, naming the overridden value.
+SENTINEL = 'Sentinel15x4'
+TINY_DEMO = ['demo_dataset.num_train=1', 'demo_dataset.num_val=1',
+             'demo_dataset.size=[32,64]']
+CFG_OPTION_RUNS = {
+    'train': (['{config}', '--work-dir', '{tmp}/w'],
+              [f'train_dataloader.dataset.data_root={{tmp}}/{SENTINEL}']),
+    'test': (['{config}', '{tmp}/x.pth', '--work-dir', '{tmp}/w'],
+             [f'test_dataloader.dataset.data_root={{tmp}}/{SENTINEL}']),
+    'demo': (['--work-dir', '{tmp}/w', '--data-root', '{tmp}/data'],
+             [f'train_cfg.type={SENTINEL}', *TINY_DEMO]),
+    'compare': (['--models', 'AFFNet', '--work-dir', '{tmp}/w',
+                 '--data-root', '{tmp}/data'],
+                [f'train_cfg.type={SENTINEL}', *TINY_DEMO]),
+    'export_onnx': (['{config}', '--shape', '64', '64', '--out',
+                     '{tmp}/x.onnx'], [f'model.type={SENTINEL}']),
+    'quantize': (['{config}', '--shape', '64', '64', '--out',
+                  '{tmp}/x.onnx'],
+                 [f'train_dataloader.dataset.data_root={{tmp}}/{SENTINEL}']),
+    'infer': (['{config}', '{tmp}/x.pth', '{tmp}/a.png', '--out',
+               '{tmp}/out', '--device', 'cpu'], [f'model.type={SENTINEL}']),
+    'benchmark': (['--models', 'AFFNet', '--sizes', '64x64', '--warmup', '0',
+                   '--iters', '1', '--device', 'cpu', '--out-dir', '{tmp}/b'],
+                  [f'model.type={SENTINEL}']),
+}
+
+
+@pytest.mark.parametrize('tool', list(CFG_OPTION_RUNS))
+def test_every_tool_that_reads_a_config_takes_cfg_options(tmp_path, tool):
+    cv2.imwrite(str(tmp_path / 'a.png'), np.zeros((8, 8, 3), np.uint8))
+    config = osp.join(CONFIGS_DIR, 'affnet_demo.py')
+    args, options = CFG_OPTION_RUNS[tool]
+    argv = [arg.format(config=config, tmp=tmp_path)
+            for arg in args + ['--cfg-options'] + options]
+
+    message = tool_error(tool, *argv)
+
+    assert SENTINEL in message, message

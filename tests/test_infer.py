@@ -237,3 +237,39 @@ def test_label_check_lets_unlabelled_images_through():
     with pytest.raises(ValueError, match='outside 0..18'):
         check(dict(gt_seg_map=np.full((4, 4), 33, np.uint8),
                    seg_map_path='x_labelIds.png'))
+
+
+# -------------------------------- issue 16.7: devices and outputs, one line --
+@pytest.mark.parametrize('device,needle', [
+    ('foo', "--device 'foo' is not a device; use cpu, cuda or cuda:N"),
+    ('cuda', '--device cuda: '),
+    ('cuda:7', '--device cuda:7: '),
+])
+def test_a_device_torch_lacks_is_one_line(tmp_path, config, state_dict,
+                                          device, needle):
+    if device == 'cuda' and torch.cuda.is_available() or \
+            device == 'cuda:7' and torch.cuda.device_count() > 7:
+        pytest.skip('this machine has the device')
+    write_image(tmp_path / 'a.png', 9, 11)
+    out = tmp_path / 'out'
+    with pytest.raises(SystemExit) as error:
+        infer_main()([config, save(tmp_path, {'state_dict': state_dict}),
+                      str(tmp_path / 'a.png'), '--out', str(out),
+                      '--device', device])
+    message = error.value.code
+    assert message.startswith(f'error: {needle}'), message
+    if device == 'cuda' and not torch.cuda.is_available():
+        assert 'use --device cpu' in message
+    assert not out.exists()
+
+
+def test_out_that_is_a_file_is_one_line(tmp_path, config, state_dict):
+    write_image(tmp_path / 'a.png', 9, 11)
+    afile = tmp_path / 'results'
+    afile.write_text('mine')
+    with pytest.raises(SystemExit, match=rf'^error: --out {afile} is a file, '
+                       'not a folder'):
+        infer_main()([config, save(tmp_path, {'state_dict': state_dict}),
+                      str(tmp_path / 'a.png'), '--out', str(afile),
+                      '--device', 'cpu'])
+    assert afile.read_text() == 'mine'

@@ -8,12 +8,14 @@ rounding flips the argmax and agreement says nothing.
 """
 import os.path as osp
 
+import cv2
 import numpy as np
 import onnx
 import pytest
 import torch
 from onnx import numpy_helper
 
+from _tools import tool_error
 from _train_helpers import (make_demo_data, run_tool, tool_command,
                             write_tiny_config)
 from mmseg_affnet.apis import init_segmentor, load_config
@@ -182,3 +184,41 @@ def test_quantize_tool_from_an_onnx_file(setup, tmp_path):
     result = run_tool(tool_command('quantize', *argv), expect_rc=1)
     assert 'tool_int8.onnx already exists' in result.stderr
     assert osp.isfile(out)
+
+
+# ---------------------- issue 16.6/16.7: inputs kept, errors in one line --
+def test_quantize_names_a_folder_or_a_non_onnx_file(setup, tmp_path):
+    png = tmp_path / 'picture.png'
+    cv2.imwrite(str(png), np.zeros((8, 8, 3), np.uint8))
+    out = str(tmp_path / 'int8.onnx')
+    message = tool_error('quantize', setup['config'], '--onnx',
+                         str(tmp_path), '--out', out)
+    assert message == (f'error: ONNX file {tmp_path} is a folder; pass the '
+                       '.onnx file written by tools/export_onnx.py.')
+    message = tool_error('quantize', setup['config'], '--onnx', str(png),
+                         '--out', out)
+    assert message.startswith(f'error: {png} is not an ONNX model')
+    assert not osp.exists(out)
+
+
+def test_no_output_is_an_input(setup):
+    fp32 = open(setup['fp32'], 'rb').read()
+    message = tool_error('quantize', setup['config'], '--onnx',
+                         setup['fp32'], '--out', setup['fp32'])
+    assert f"The output {setup['fp32']} is the input" in message
+    message = tool_error('export_onnx', setup['config'], setup['checkpoint'],
+                         '--shape', '64', '64', '--out', setup['checkpoint'])
+    assert f"The output {setup['checkpoint']} is the input" in message
+    assert open(setup['fp32'], 'rb').read() == fp32
+
+
+def test_eval_at_another_size_than_val_writes_nothing(setup, tmp_path):
+    out = tmp_path / 'int8_97.onnx'
+    message = tool_error('quantize', setup['config'], setup['checkpoint'],
+                         '--shape', '97', '131', '--eval', '--out', str(out),
+                         '--num-images', '1')
+    assert message == (
+        'error: --eval scores the graph on the val set, whose pipeline gives '
+        '64x128 inputs, but --shape is 97 131; nothing was written. Pass '
+        '--shape 64 128, or leave out --eval.')
+    assert not out.exists()

@@ -15,11 +15,13 @@ import torch
 from mmseg.registry import MODELS
 from PIL import Image
 
+from _tools import tool_error, tool_main
 from _train_helpers import (build_tiny_runner, make_demo_data, run_tool,
                             tool_command, train_command, write_tiny_config)
 from mmseg_affnet.apis import init_segmentor
 from mmseg_affnet.engine.checkpoint import load_checkpoint
 from mmseg_affnet.models.losses import load_class_frequencies
+from mmseg_affnet.utils import error_line
 
 MMSEG_TEST_TOOL = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
                            'test.py')
@@ -410,3 +412,120 @@ def test_class_frequencies_of_the_wrong_length_are_refused(tmp_path):
     np.save(path, np.ones((2, 2)))
     with pytest.raises(ValueError, match='one-dimensional numeric array'):
         load_class_frequencies(str(path))
+
+
+# --------------------- issue 16.7: one line per error, traceback on request --
+def _no_traceback(message: str) -> str:
+    assert message.startswith('error: '), message
+    assert 'Traceback' not in message and '\n  File ' not in message, message
+    return message
+
+
+def test_train_reports_a_value_error_in_one_line(tmp_path, config, evil,
+                                                 no_code_run):
+    """A refused checkpoint (a ValueError) is one line; --debug: traceback."""
+    argv = [config, '--work-dir', str(tmp_path / 'work_dir'),
+            '--cfg-options', f'load_from={evil}']
+    message = _no_traceback(tool_error('train', *argv))
+    assert REFUSED in message and evil in message
+    with pytest.raises(ValueError, match=REFUSED):
+        tool_main('train')(argv + ['--debug'])
+
+
+@pytest.fixture
+def broken_config(tmp_path, config):
+    path = tmp_path / 'broken.py'
+    path.write_text(f"_base_ = [{config!r}]\nmodel = dict(type='x'\n")
+    return str(path)
+
+
+@pytest.mark.parametrize('tool,extra', [
+    ('train', []), ('test', ['x.pth']), ('infer', ['x.pth', 'a.png']),
+    ('export_onnx', ['--shape', '64', '64']),
+    ('quantize', ['--shape', '64', '64', '--out', 'x.onnx'])])
+def test_config_syntax_error_names_the_file_and_line(tmp_path,
+                                                     broken_config, tool,
+                                                     extra):
+    if tool == 'infer':
+        extra = extra + ['--out', str(tmp_path / 'out')]
+    message = _no_traceback(tool_error(tool, broken_config, *extra))
+    assert f'Config {broken_config} has a syntax error in line 2' in message
+    assert '<unknown>' not in message
+
+
+@pytest.mark.parametrize('tool', ['train', 'test'])
+def test_folder_as_config_or_checkpoint_is_named_a_folder(tmp_path, config,
+                                                          trained, tool):
+    extra = [trained] if tool == 'test' else []
+    message = _no_traceback(tool_error(tool, str(tmp_path), *extra))
+    assert f'Config {tmp_path} is a folder, not a config file' in message
+    if tool == 'test':
+        message = _no_traceback(tool_error(
+            'test', config, osp.dirname(trained), '--work-dir',
+            str(tmp_path / 'work_dir')))
+        assert 'is a folder, not a checkpoint file' in message
+
+
+@pytest.mark.parametrize('tool', ['train', 'test', 'demo'])
+def test_work_dir_that_is_a_file_is_named(tmp_path, config, trained, tool):
+    afile = tmp_path / 'afile'
+    afile.write_text('mine')
+    first = {'train': [config], 'test': [config, trained],
+             'demo': ['--data-root', str(tmp_path / 'data')]}[tool]
+    message = _no_traceback(
+        tool_error(tool, *first, '--work-dir', str(afile)))
+    assert f'--work-dir {afile} is a file, not a folder' in message
+    assert afile.read_text() == 'mine'
+
+
+def test_test_tool_hint_offers_only_intact_checkpoints(tmp_path, config,
+                                                       trained):
+    folder = tmp_path / 'checkpoints'
+    intact = _plant(trained, str(folder), 'epoch_1.pth')
+    with open(trained, 'rb') as f:
+        content = f.read()
+    (folder / 'epoch_2.pth').write_bytes(content[:len(content) // 2])
+    (folder / 'epoch_3.pth').write_bytes(content[:len(content) // 3])
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(
+        folder / 'picture.pth', format='PNG')
+
+    message = _no_traceback(tool_error(
+        'test', config, str(folder / 'epoch_3.pth'), '--work-dir',
+        str(tmp_path / 'work_dir')))
+
+    assert 'epoch_3.pth is truncated or damaged' in message
+    assert f'Intact checkpoints in that folder: epoch_1.pth; pass one of ' \
+        f'them instead, e.g. {intact}' in message
+    assert '--resume' not in message
+    assert 'picture.pth' not in message and 'epoch_2.pth' not in message
+
+
+def test_truncated_label_at_test_time_names_the_file(tmp_path, config,
+                                                     data_root, trained):
+    """Without the preflight hook, the test pipeline's own error is named."""
+    data = tmp_path / 'data'
+    shutil.copytree(data_root, data)
+    label = sorted((data / 'gtFine' / 'val').rglob('*labelTrainIds.png'))[0]
+    label.write_bytes(label.read_bytes()[:100])
+
+    message = _no_traceback(tool_error(
+        'test', config, trained, '--work-dir', str(tmp_path / 'work_dir'),
+        '--cfg-options', 'custom_hooks=[]',
+        f'test_dataloader.dataset.data_root={data}'))
+
+    assert 'truncated' in message and str(label) in message
+
+
+def test_unexpected_and_worker_errors_are_one_line():
+    worker = OSError('Caught OSError in DataLoader worker process 0.\n'
+                     'Original Traceback (most recent call last):\n'
+                     '  File "x.py", line 1, in <module>\n'
+                     'OSError: image file is truncated')
+    assert error_line(worker) == (
+        'error: OSError: image file is truncated (raised in a DataLoader '
+        'worker; rerun with --debug for the full traceback)')
+    assert error_line(KeyError('Foo is not in the registry')) == \
+        'error: Foo is not in the registry'
+    assert error_line(ZeroDivisionError('division by zero')) == (
+        'error: ZeroDivisionError: division by zero (rerun with --debug for '
+        'the full traceback)')

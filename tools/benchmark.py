@@ -19,6 +19,8 @@ from mmengine.logging import print_log
 from mmseg_affnet.analysis import (MODEL_ZOO, environment, result_paths,
                                    run_benchmark, select_deploy_models,
                                    select_models, write_results)
+from mmseg_affnet.engine.cli import add_cfg_options_argument
+from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 
 def parse_size(text: str) -> Tuple[int, int]:
@@ -80,6 +82,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='output folder (default: work_dirs/benchmark)')
     parser.add_argument('--name', default='benchmark',
                         help='stem of the result files (default: benchmark)')
+    add_cfg_options_argument(
+        parser, "override settings of every model's config, as in mmseg's "
+        'tools, e.g. model.decode_head.num_classes=11')
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.warmup < 0 or args.iters < 1 or args.threads < 1:
         parser.error('--warmup must be >= 0, --iters and --threads >= 1')
@@ -91,21 +97,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    try:
-        configs = select_models(args.models, args.configs)
-        deploy_models = select_deploy_models(args.deploy_models, configs)
-        paths = result_paths(args.out_dir, args.name)
-    except (FileExistsError, ValueError) as err:
-        raise SystemExit(f'error: {err}')
     if args.device == 'all':
         devices = ['cpu', 'cuda'] if torch.cuda.is_available() else ['cpu']
     else:
         devices = [args.device]
-    rows = run_benchmark(configs, deploy_models, args.sizes, devices,
-                         args.warmup, args.iters, args.threads, args.opset,
-                         not args.no_int8, args.ort_options,
-                         args.train_step)
-    write_results(rows, environment(vars(args)), paths)
+    with reported_errors(args.debug):
+        configs = select_models(args.models, args.configs)
+        deploy_models = select_deploy_models(args.deploy_models, configs)
+        paths = result_paths(args.out_dir, args.name)
+        rows = run_benchmark(configs, deploy_models, args.sizes, devices,
+                             args.warmup, args.iters, args.threads,
+                             args.opset, not args.no_int8, args.ort_options,
+                             args.train_step, args.cfg_options)
+        write_results(rows, environment(vars(args)), paths)
     print_log(f"Wrote {paths['csv']}, {paths['json']} and {paths['png']}.")
 
 

@@ -15,6 +15,7 @@ from mmseg_affnet.datasets.class_frequency import (DEFAULT_SUFFIX,
                                                    class_frequency_table,
                                                    dataset_classes,
                                                    write_class_frequency)
+from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -38,20 +39,20 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--nproc', type=int, default=1,
                         help='worker processes (default: 1)')
     parser.add_argument('--force', action='store_true',
-                        help='overwrite an existing --out file')
+                        help='overwrite an existing --out file (never one of '
+                        'the label files)')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    try:
+    with reported_errors(args.debug):
         classes = args.classes or dataset_classes(args.dataset)
         content = write_class_frequency(
             args.label_dir, args.out, classes, suffix=args.suffix,
             ignore_index=args.ignore_index, overwrite=args.force,
             nproc=args.nproc)
-    except (KeyError, OSError, ValueError) as err:
-        raise SystemExit(f'error: {err}')
     try:
         print(class_frequency_table(classes, content['pixel_counts']))
     except ValueError as err:

@@ -22,10 +22,10 @@ Examples:
 import argparse
 from typing import Optional, Sequence
 
-from mmengine.config import DictAction
-
 from mmseg_affnet.apis.compare import (COMPARISON_MODELS, DEFAULT_DATA_ROOTS,
                                        RECIPES, run_comparison)
+from mmseg_affnet.engine.cli import add_cfg_options_argument
+from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -64,9 +64,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--launcher', choices=['none', 'pytorch'], default='none',
         help='pytorch: started by torchrun (tools/torchrun_local.sh), every '
         'training runs distributed')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, default={},
-        help='recipe overrides for every model, e.g. train_cfg.max_epochs=2')
+    add_cfg_options_argument(
+        parser, 'override settings of the recipe (every model), as in '
+        "mmseg's tools, e.g. train_cfg.max_epochs=2")
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.precise_bn_samples < 1 or args.threads < 1 or args.iters < 1 \
             or args.warmup < 0:
@@ -77,7 +78,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    try:
+    with reported_errors(args.debug):
         rows, paths = run_comparison(
             args.models,
             args.work_dir or f'work_dirs/compare_{args.dataset}',
@@ -90,8 +91,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             threads=args.threads,
             warmup=args.warmup,
             iters=args.iters)
-    except (FileExistsError, FileNotFoundError, ValueError) as err:
-        raise SystemExit(f'error: {err}')
     if paths:
         with open(paths['md']) as file:
             print('\n' + file.read())

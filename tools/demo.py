@@ -19,9 +19,9 @@ import argparse
 import os.path as osp
 from typing import Sequence
 
-from mmengine.config import DictAction
-
 from mmseg_affnet.apis.demo import run_demo
+from mmseg_affnet.engine.cli import add_cfg_options_argument
+from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 CONFIGS = osp.join(
     osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs')
@@ -56,10 +56,10 @@ def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
                         help='seed of the dataset and of the training')
     parser.add_argument('--num-overlays', type=int, default=4,
                         help='val images to draw (default: 4)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, e.g. train_cfg.max_epochs=1 '
-        'demo_dataset.num_train=8')
+    add_cfg_options_argument(
+        parser, "override settings of the config, as in mmseg's tools, e.g. "
+        'train_cfg.max_epochs=1 demo_dataset.num_train=8')
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     defaults = DEFAULTS[args.dataset]
     args.config = args.config or defaults[0]
@@ -70,11 +70,9 @@ def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] = None):
     args = parse_args(argv)
-    try:
+    with reported_errors(args.debug):
         result = run_demo(args.config, args.work_dir, args.data_root,
                           args.seed, args.num_overlays, args.cfg_options)
-    except (FileExistsError, FileNotFoundError) as err:
-        raise SystemExit(f'error: {err}')
     print(f'\nval mIoU: {result["mIoU"]:.2f} %, total time '
           f'{result["seconds"]:.0f} s')
     print(f'checkpoint: {result["checkpoint"]}')

@@ -19,6 +19,8 @@ from typing import Optional, Sequence
 from mmengine.logging import print_log
 
 from mmseg_affnet.deploy import export_segmentor
+from mmseg_affnet.engine.cli import add_cfg_options_argument
+from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -35,6 +37,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='output file (default: <config name>_<H>x<W>.onnx)')
     parser.add_argument('--opset', type=int, default=18,
                         help='ONNX opset version (default: 18)')
+    add_cfg_options_argument(parser)
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.out is None:
         name = osp.splitext(osp.basename(args.config))[0]
@@ -44,11 +48,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    try:
+    with reported_errors(args.debug):
         difference = export_segmentor(args.config, args.checkpoint,
-                                      args.shape, args.out, args.opset)
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
-        raise SystemExit(f'error: {err}')
+                                      args.shape, args.out, args.opset,
+                                      args.cfg_options)
     print_log(f'Exported {args.out} (input 1x3x{args.shape[0]}x'
               f'{args.shape[1]}, opset {args.opset}); onnxruntime vs '
               f'PyTorch max abs difference of the logits: {difference:.3g}')

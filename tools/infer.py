@@ -14,6 +14,8 @@ import sys
 from typing import Optional, Sequence
 
 from mmseg_affnet.apis.infer import segment_images
+from mmseg_affnet.engine.cli import add_cfg_options_argument
+from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -31,6 +33,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--opacity', type=float, default=0.5,
         help='opacity of the mask in the overlay, in [0, 1] (default: 0.5)')
+    add_cfg_options_argument(parser)
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if not 0 <= args.opacity <= 1:
         parser.error(f'--opacity must be in [0, 1], got {args.opacity}')
@@ -41,11 +45,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the tool; return 0 if every image was segmented, 1 if some were
     skipped."""
     args = parse_args(argv)
-    try:
+    with reported_errors(args.debug):
         summary = segment_images(args.config, args.checkpoint, args.images,
-                                 args.out, args.device, args.opacity)
-    except (FileNotFoundError, FileExistsError, ValueError) as error:
-        sys.exit(f'infer.py: error: {error}')
+                                 args.out, args.device, args.opacity,
+                                 cfg_options=args.cfg_options)
     for image, reason in summary.skipped:
         print(f'Skipped {image}: {reason}')
     total = len(summary.segmented) + len(summary.skipped)

@@ -11,6 +11,7 @@ import argparse
 from typing import Optional, Sequence
 
 from mmseg_affnet.datasets.synthetic import generate_demo_dataset
+from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -25,17 +26,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         metavar=('H', 'W'), help='image height and width')
     parser.add_argument('--nproc', type=int, default=1,
                         help='worker processes (default: 1)')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    try:
+    with reported_errors(args.debug):
         written = generate_demo_dataset(
             args.out_dir, num_train=args.num_train, num_val=args.num_val,
             size=args.size, seed=args.seed, nproc=args.nproc)
-    except (ValueError, FileExistsError) as err:
-        raise SystemExit(f'error: {err}')
     print(f'{"Wrote" if written else "Already up to date:"} {args.out_dir} '
           f'({args.num_train} train + {args.num_val} val images of '
           f'{args.size[0]}x{args.size[1]})')

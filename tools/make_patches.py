@@ -12,6 +12,7 @@ import argparse
 from typing import Optional, Sequence
 
 from mmseg_affnet.datasets.patches import make_patches
+from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -27,17 +28,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--split', default='train')
     parser.add_argument('--nproc', '--workers', type=int, default=1,
                         help='worker processes (default: 1)')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    try:
+    with reported_errors(args.debug):
         images, written = make_patches(
             args.src_root, args.out_root, patch=args.patch,
             per_image=args.per_image, split=args.split, nproc=args.nproc)
-    except (ValueError, OSError) as err:
-        raise SystemExit(f'error: {err}')
     print(f'{images} images -> {images * args.per_image} image/label patch '
           f'pairs under {args.out_root} ({written} files written now, the '
           'rest were already there).')

@@ -22,6 +22,8 @@ from mmengine.logging import print_log
 
 from mmseg_affnet.deploy import (CALIBRATION_METHODS, accuracy_table,
                                  compare_accuracy, quantize_segmentor)
+from mmseg_affnet.engine.cli import add_cfg_options_argument
+from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -55,6 +57,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--threads', type=int, default=0,
                         help='onnxruntime threads of --eval (default: 0, '
                         "onnxruntime's choice)")
+    add_cfg_options_argument(
+        parser, "override settings of the config, as in mmseg's tools, e.g. "
+        'train_dataloader.dataset.data_root=data/x to calibrate on other '
+        'images')
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.eval and args.onnx:
         parser.error('--eval compares with PyTorch: give CONFIG CHECKPOINT '
@@ -64,19 +71,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    try:
+    with reported_errors(args.debug):
         count = quantize_segmentor(
             args.config, args.out, args.checkpoint, args.shape, args.onnx,
-            args.num_images, args.split, args.method, args.opset)
+            args.num_images, args.split, args.method, args.opset,
+            cfg_options=args.cfg_options, for_eval=args.eval)
         print_log(f'Wrote {args.out} ({args.method} calibration on {count} '
                   f'{args.split} images).')
         if args.eval:
             with tempfile.TemporaryDirectory() as tmp_dir:
                 results = compare_accuracy(args.config, args.checkpoint,
-                                           args.out, tmp_dir, args.threads)
+                                           args.out, tmp_dir, args.threads,
+                                           cfg_options=args.cfg_options)
             print_log('val metrics (%):\n' + accuracy_table(results))
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
-        raise SystemExit(f'error: {err}')
 
 
 if __name__ == '__main__':

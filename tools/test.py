@@ -8,6 +8,7 @@ import argparse
 
 from mmseg_affnet.apis.runs import run_test
 from mmseg_affnet.engine.cli import add_runner_arguments, config_from_args
+from mmseg_affnet.utils import reported_errors
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -25,11 +26,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    try:
+    with reported_errors(args.debug):
         cfg = config_from_args(args)
         run_test(cfg, args.checkpoint, args.out, args.show_dir)
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
-        raise SystemExit(f'error: {err}')
 
 
 if __name__ == '__main__':

@@ -10,6 +10,7 @@ from mmengine.config import Config
 
 from mmseg_affnet.apis.runs import run_training
 from mmseg_affnet.engine.cli import add_runner_arguments, config_from_args
+from mmseg_affnet.utils import reported_errors
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -40,16 +41,15 @@ def enable_amp(cfg: Config) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    try:
+    # Every error is one line naming the problem and the fix (the refusals
+    # of the work-dir guard, the preflight checks, damaged, foreign and
+    # pickled checkpoints, missing data and configs); --debug: traceback.
+    with reported_errors(args.debug):
         cfg = config_from_args(args)
         cfg.resume = args.resume
         if args.amp:
             enable_amp(cfg)
         run_training(cfg)
-    except (FileNotFoundError, FileExistsError) as err:
-        # Refusals of the work-dir guard, missing data, configs and
-        # checkpoints: their messages name the file and the fix.
-        raise SystemExit(f'error: {err}')
 
 
 if __name__ == '__main__':

@@ -40,10 +40,11 @@ from mmseg.utils import collect_env
 from prettytable import PrettyTable, TableStyle
 from tqdm import tqdm
 
-from ..apis.model import init_segmentor
+from ..apis.model import init_segmentor, load_config
 from ..deploy import (LogitsAtInputSize, create_ort_session, export_onnx,
                       prepare_for_inference, quantize_onnx)
-from ..utils.io import atomic_open, atomic_write_text, refuse_existing
+from ..utils.io import (atomic_open, atomic_write_text, check_output_folder,
+                        refuse_existing)
 from .complexity import FLOP_COUNTER, count_macs, inference_params
 from .timing import (TimedCall, cuda_peak_memory_mib, matmul_call, ort_call,
                      time_interleaved, torch_call, train_step_call)
@@ -83,7 +84,9 @@ def result_paths(out_dir: str, name: str) -> Dict[str, str]:
 
     Raises:
         FileExistsError: If any of them exists.
+        NotADirectoryError: If ``out_dir`` or a parent is a file.
     """
+    check_output_folder(out_dir, '--out-dir')
     paths = {ext: osp.join(out_dir, f'{name}.{ext}')
              for ext in ('csv', 'json', 'png')}
     refuse_existing(paths.values(),
@@ -248,7 +251,8 @@ def run_benchmark(configs: Dict[str, str],
                   opset: int = 18,
                   int8: bool = True,
                   ort_options: bool = False,
-                  train_step: bool = False) -> List[dict]:
+                  train_step: bool = False,
+                  cfg_options: Optional[dict] = None) -> List[dict]:
     """Benchmark models; one interleaved timing per input size and device.
 
     Args:
@@ -267,13 +271,16 @@ def run_benchmark(configs: Dict[str, str],
             :data:`ORT_OPTION_VARIANTS` rows. Default: False.
         train_step (bool): Add every model's ``train-step`` row (forward
             and backward at batch :data:`TRAIN_STEP_BATCH`). Default: False.
+        cfg_options (dict, optional): Overrides merged into every model's
+            config (mmseg's ``--cfg-options``). Default: None.
 
     Returns:
         list[dict]: One row per model, variant, size and device (keys of
         :data:`CSV_FIELDS`); each group is also printed as a table.
     """
     torch.set_num_threads(threads)
-    models = {name: init_segmentor(config) for name, config in configs.items()}
+    models = {name: init_segmentor(load_config(config, cfg_options))
+              for name, config in configs.items()}
     params = {name: inference_params(model) for name, model in models.items()}
     rows: List[dict] = []
     for size in tqdm(sizes, desc='sizes', position=0):

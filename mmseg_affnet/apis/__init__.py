@@ -4,11 +4,11 @@ from .compare import run_comparison
 from .demo import run_demo
 from .infer import segment_images
 from .model import (check_head_channels, init_segmentor, load_config,
-                    without_pretrained)
+                    resolve_device, without_pretrained)
 from .runs import build_runner, run_test, run_training
 
 __all__ = [
     'check_head_channels', 'init_segmentor', 'load_config',
-    'without_pretrained', 'build_runner', 'run_training', 'run_test',
+    'resolve_device', 'without_pretrained', 'build_runner', 'run_training', 'run_test',
     'run_demo', 'run_comparison', 'segment_images'
 ]

@@ -14,7 +14,7 @@ from prettytable import PrettyTable, TableStyle
 
 from ..datasets.synthetic import generate_demo_dataset
 from ..evaluation import GammaGroupIoUMetric
-from ..utils.io import atomic_write_text
+from ..utils.io import atomic_write_text, check_output_folder
 from .model import load_config
 from .runs import run_training
 
@@ -66,11 +66,11 @@ def run_demo(config: str,
         FileExistsError: If the work dir holds checkpoints, or the data root
             holds something other than this demo dataset.
         FileNotFoundError: If real data is missing.
+        NotADirectoryError: If ``work_dir`` or a parent of it is a file.
     """
     start = time.time()
-    cfg = load_config(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    check_output_folder(work_dir)
+    cfg = load_config(config, cfg_options)
     cfg.work_dir = work_dir
     cfg.resume = False
     cfg.randomness = dict(seed=seed)

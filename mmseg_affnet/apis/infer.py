@@ -39,8 +39,9 @@ from mmseg.apis import MMSegInferencer
 from mmseg.structures import SegDataSample
 from mmseg.visualization import SegLocalVisualizer
 
-from ..utils.io import atomic_write_bytes, refuse_existing
-from .model import init_segmentor, load_config
+from ..utils.io import (atomic_write_bytes, check_output_folder,
+                        refuse_existing)
+from .model import init_segmentor, load_config, resolve_device
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 MASK_SUFFIX = '_mask.png'
@@ -246,7 +247,8 @@ def segment_images(config,
                    out_dir: str,
                    device: Optional[str] = None,
                    opacity: float = 0.5,
-                   progress: bool = True) -> InferenceSummary:
+                   progress: bool = True,
+                   cfg_options: Optional[dict] = None) -> InferenceSummary:
     """Segment image files and folders; write masks and overlays.
 
     Args:
@@ -255,26 +257,33 @@ def segment_images(config,
         inputs (Sequence[str]): Image files and folders (searched
             recursively).
         out_dir (str): Output folder, created if missing.
-        device (str, optional): Device; None picks CUDA if available.
-            Default: None.
+        device (str, optional): Device (checked by
+            :func:`mmseg_affnet.apis.resolve_device`); None picks CUDA if
+            available. Default: None.
         opacity (float): Opacity of the mask in the overlay, in [0, 1].
             Default: 0.5.
         progress (bool): Show a progress bar. Default: True.
+        cfg_options (dict, optional): Overrides merged into the config
+            (mmseg's ``--cfg-options``). Default: None.
 
     Returns:
         InferenceSummary: The images segmented and those skipped (unreadable),
         each with the reason.
 
     Raises:
-        ValueError: ``opacity`` is outside [0, 1], the checkpoint does not
-            fit the config, or the palette does not cover the classes.
+        ValueError: ``opacity`` is outside [0, 1], the device is unknown or
+            absent, the checkpoint does not fit the config, or the palette
+            does not cover the classes.
         FileNotFoundError: The config, checkpoint or an input is missing.
         FileExistsError: An output exists already (checked before the model
             is loaded).
+        NotADirectoryError: ``out_dir`` or a parent of it is a file.
     """
     if not 0 <= opacity <= 1:
         raise ValueError(f'opacity must be in [0, 1], got {opacity}.')
-    cfg = load_config(config)
+    device = resolve_device(device)
+    cfg = load_config(config, cfg_options)
+    check_output_folder(out_dir, '--out')
     jobs = plan_jobs(inputs, out_dir)
     inferencer = SegmentorInferencer(cfg, checkpoint, device)
     classes, palette = dataset_palette(inferencer.model)

@@ -1,5 +1,7 @@
 """Build segmentors from configs: the one path for inference, export and
 benchmarking, and the check that a model's heads fit its backbone."""
+import ast
+import os.path as osp
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple, Union
@@ -19,32 +21,137 @@ InputShape = Tuple[int, int, int]  # (C, H, W)
 PACKAGE_PREFIX_SEPARATOR = '::'
 
 
-def load_config(config: Union[str, Path, Config]) -> Config:
+def load_config(config: Union[str, Path, Config],
+                cfg_options: Optional[dict] = None) -> Config:
     """Read a config file, or a config shipped with an OpenMMLab package.
 
     Args:
         config (str | Path | Config): A config file path, or
             ``mmseg::<dir>/<name>.py`` for a config shipped with mmseg
             (resolved by :func:`mmengine.hub.get_config`). A ``Config`` is
-            returned as it is.
+            returned as it is (a copy when ``cfg_options`` are given).
+        cfg_options (dict, optional): Overrides merged into the config, as
+            mmseg's tools merge ``--cfg-options`` (``Config.merge_from_dict``
+            of ``{'key.sub': value}``). Default: None.
 
     Returns:
         Config: The config.
 
     Raises:
         FileNotFoundError: If the file does not exist.
+        IsADirectoryError: If the path is a folder.
+        ValueError: If the file or one of its ``_base_`` files has a syntax
+            error (naming that file and line).
     """
     if isinstance(config, Config):
-        return config
-    config = str(config)
+        cfg = config.copy() if cfg_options else config
+    else:
+        cfg = _read_config(str(config))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def _read_config(config: str) -> Config:
     if PACKAGE_PREFIX_SEPARATOR in config:
         return get_config(config)
-    if not Path(config).is_file():
+    if osp.isdir(config):
+        raise IsADirectoryError(
+            f'Config {config} is a folder, not a config file; pass a config '
+            'file such as configs/affnet_cityscapes.py.')
+    if not osp.isfile(config):
         raise FileNotFoundError(
             f'Config {config} does not exist; pass a config file path (e.g. '
             'configs/affnet_cityscapes.py) or mmseg::<dir>/<name>.py for a '
             'config shipped with mmseg.')
-    return Config.fromfile(config)
+    try:
+        return Config.fromfile(config)
+    except SyntaxError as error:
+        # mmengine parses the files without their names ("<unknown>").
+        path, found = _syntax_error(config) or (config, error)
+        raise ValueError(
+            f'Config {path} has a syntax error in line {found.lineno}: '
+            f'{found.msg}{_source_line(found)}. Fix that line.') from None
+
+
+def _syntax_error(path: str, seen: Optional[set] = None
+                  ) -> Optional[Tuple[str, SyntaxError]]:
+    """The first file of ``path`` and its local ``_base_`` files that does
+    not parse, with its error."""
+    seen = set() if seen is None else seen
+    if path in seen or not osp.isfile(path):
+        return None
+    seen.add(path)
+    with open(path, encoding='utf-8') as file:
+        source = file.read()
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError as error:
+        return path, error
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                getattr(target, 'id', None) == '_base_'
+                for target in node.targets):
+            try:
+                bases = ast.literal_eval(node.value)
+            except ValueError:
+                return None
+            for base in [bases] if isinstance(bases, str) else bases:
+                if PACKAGE_PREFIX_SEPARATOR not in base:
+                    found = _syntax_error(
+                        osp.normpath(osp.join(osp.dirname(path), base)), seen)
+                    if found:
+                        return found
+    return None
+
+
+def _source_line(error: SyntaxError) -> str:
+    text = (error.text or '').strip()
+    return f' ({text!r})' if text else ''
+
+
+def resolve_device(device: Optional[str] = None) -> str:
+    """Check a device name before a model is built on it.
+
+    Args:
+        device (str, optional): ``'cpu'``, ``'cuda'``, ``'cuda:N'`` or
+            another device torch knows; None picks ``'cuda:0'`` when CUDA is
+            available, else ``'cpu'``. Default: None.
+
+    Returns:
+        str: The device.
+
+    Raises:
+        ValueError: If torch does not know the device, or it is a CUDA
+            device that this torch build or machine does not have; the
+            message names the fix.
+    """
+    if device is None:
+        return 'cuda:0' if torch.cuda.is_available() else 'cpu'
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f'--device {device!r} is not a device; use cpu, cuda or cuda:N.'
+        ) from None
+    if parsed.type == 'cuda':
+        if torch.version.cuda is None and torch.version.hip is None:
+            raise ValueError(
+                f'--device {device}: CUDA is not available in this torch '
+                f'build ({torch.__version__}, CPU only); use --device cpu, '
+                'or install a CUDA build of torch.')
+        count = torch.cuda.device_count() if torch.cuda.is_available() \
+            else 0
+        if count == 0:
+            raise ValueError(
+                f'--device {device}: torch sees no CUDA device on this '
+                'machine; use --device cpu.')
+        if parsed.index is not None and parsed.index >= count:
+            raise ValueError(
+                f'--device {device}: there {"is" if count == 1 else "are"} '
+                f'only {count} CUDA device{"s" * (count != 1)} (cuda:0 to '
+                f'cuda:{count - 1}).')
+    return device
 
 
 def without_pretrained(cfg: Union[dict, list]) -> Union[dict, list]:
@@ -84,13 +191,15 @@ def init_segmentor(config: Union[str, Path, Config],
         config (str | Path | Config): See :func:`load_config`.
         checkpoint (str, optional): Checkpoint to load; None keeps the
             initial (random) weights. Default: None.
-        device (str): Device of the model. Default: 'cpu'.
+        device (str): Device of the model, checked by
+            :func:`resolve_device`. Default: 'cpu'.
 
     Returns:
         nn.Module: The segmentor, with ``cfg`` and ``dataset_meta``
         (classes and palette, from the checkpoint or else from the config's
         test dataset) attributes.
     """
+    device = resolve_device(device)
     cfg = load_config(config)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     model_cfg = without_pretrained(cfg.model.to_dict())

@@ -169,7 +169,8 @@ def compare_accuracy(config: Union[str, Path, Config],
                      int8_file: Union[str, Path],
                      tmp_dir: str,
                      threads: int = 0,
-                     max_images: Optional[int] = None
+                     max_images: Optional[int] = None,
+                     cfg_options: Optional[dict] = None
                      ) -> Dict[str, Dict[str, float]]:
     """Val metrics of PyTorch, its fp32 ONNX export and an INT8 graph.
 
@@ -183,12 +184,14 @@ def compare_accuracy(config: Union[str, Path, Config],
         tmp_dir (str): Folder for the fp32 export.
         threads (int): onnxruntime intra-op threads. Default: 0.
         max_images (int, optional): See :func:`evaluate_logits`.
+        cfg_options (dict, optional): Overrides merged into the config
+            (mmseg's ``--cfg-options``). Default: None.
 
     Returns:
         dict[str, dict[str, float]]: ``'pytorch'``, ``'onnxruntime-fp32'``
         and ``'onnxruntime-int8'`` -> the evaluator's metrics.
     """
-    cfg = load_config(config)
+    cfg = load_config(config, cfg_options)
     segmentor = init_segmentor(cfg, checkpoint)
     shape = graph_input_shape(int8_file)
     fp32_file = osp.join(tmp_dir, 'fp32.onnx')

@@ -19,8 +19,8 @@ import torch.nn as nn
 from mmengine.logging import MMLogger
 from torch import Tensor
 
-from ..apis.model import init_segmentor
-from ..utils.io import atomic_write_bytes, refuse_existing
+from ..apis.model import init_segmentor, load_config
+from ..utils.io import atomic_write_bytes, refuse_existing, refuse_inputs
 from .logits import LogitsAtInputSize
 
 PathLike = Union[str, Path]
@@ -189,7 +189,8 @@ def export_segmentor(config: PathLike,
                      checkpoint: Optional[str],
                      shape: Tuple[int, int],
                      out_file: PathLike,
-                     opset: int = 18) -> float:
+                     opset: int = 18,
+                     cfg_options: Optional[dict] = None) -> float:
     """Export a config's segmentor to ONNX and check it with onnxruntime.
 
     The model is built with :func:`mmseg_affnet.apis.init_segmentor`
@@ -204,19 +205,30 @@ def export_segmentor(config: PathLike,
         shape (tuple[int, int]): Input height and width.
         out_file (str | Path): ONNX file to write; must not exist.
         opset (int): ONNX opset. Default: 18.
+        cfg_options (dict, optional): Overrides merged into the config
+            (mmseg's ``--cfg-options``). Default: None.
 
     Returns:
         float: Max abs difference of the logits, onnxruntime vs PyTorch.
 
     Raises:
         FileExistsError: If ``out_file`` exists (checked before any work).
-        ValueError: If a side of ``shape`` is below 32.
+        ValueError: If a side of ``shape`` is below 32, or ``out_file`` is
+            the config or the checkpoint.
     """
+    refuse_inputs([out_file], [checkpoint, _path_of(config)],
+                  'Pass another --out.')
     refuse_existing([out_file], 'pass another --out or move the file away.')
     if min(shape) < 32:
         raise ValueError(f'Input shape {tuple(shape)} is too small: the '
                          'models downsample 32 times; use at least 32x32.')
-    segmentor = init_segmentor(config, checkpoint)
+    segmentor = init_segmentor(load_config(config, cfg_options), checkpoint)
     inputs = torch.randn(1, 3, *shape)
     export_onnx(segmentor, inputs, out_file, opset)
     return max_abs_difference(segmentor, inputs, out_file)
+
+
+def _path_of(config) -> Optional[str]:
+    """A config's file, or None for a ``Config`` or an ``mmseg::`` path."""
+    return config if isinstance(config, (str, Path)) and \
+        '::' not in str(config) else None

@@ -35,9 +35,9 @@ from onnxruntime.quantization.registry import QDQRegistry
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from tqdm import tqdm
 
-from ..utils.io import atomic_write_bytes, refuse_existing
+from ..utils.io import atomic_write_bytes, refuse_existing, refuse_inputs
 from ..apis.model import init_segmentor, load_config
-from .onnx import INPUT_NAME, export_onnx
+from .onnx import INPUT_NAME, _path_of, export_onnx
 
 PathLike = Union[str, Path]
 # Entropy is left out on purpose: through ``quantize_static`` (onnxruntime
@@ -68,8 +68,14 @@ def graph_input_shape(onnx_file: PathLike) -> Tuple[int, int, int, int]:
 
     Returns:
         tuple[int, int, int, int]: The shape of its ``inputs``.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        IsADirectoryError: If it is a folder.
+        ValueError: If it is not an ONNX model, or has no fixed 4-D
+            ``inputs``.
     """
-    model = onnx.load(str(onnx_file), load_external_data=False)
+    model = _read_onnx(str(onnx_file))
     for graph_input in model.graph.input:
         if graph_input.name == INPUT_NAME:
             dims = graph_input.type.tensor_type.shape.dim
@@ -79,6 +85,24 @@ def graph_input_shape(onnx_file: PathLike) -> Tuple[int, int, int, int]:
     raise ValueError(
         f'{onnx_file} has no input {INPUT_NAME!r} of a fixed 4-D shape; '
         'pass a graph exported with tools/export_onnx.py.')
+
+
+def _read_onnx(path: str) -> onnx.ModelProto:
+    if osp.isdir(path):
+        raise IsADirectoryError(
+            f'ONNX file {path} is a folder; pass the .onnx file written by '
+            'tools/export_onnx.py.')
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'ONNX file {path} does not exist; export one with '
+            'tools/export_onnx.py.')
+    try:
+        return onnx.load(path, load_external_data=False)
+    except Exception as error:  # protobuf's DecodeError and kin
+        raise ValueError(
+            f'{path} is not an ONNX model ({type(error).__name__}: '
+            f'{str(error).strip() or "it does not parse"}); pass the .onnx '
+            'file written by tools/export_onnx.py.') from None
 
 
 class CalibrationImages:
@@ -145,6 +169,15 @@ class CalibrationImages:
 
     def __len__(self) -> int:
         return len(self.indices)
+
+    def input_size(self) -> Tuple[int, int]:
+        """(H, W) of the first image as the pipeline and the preprocessor
+        give it, before any resizing to the graph's size."""
+        with torch.no_grad():
+            inputs = self.preprocessor(
+                pseudo_collate([self.dataset[int(self.indices[0])]]),
+                False)['inputs']
+        return tuple(inputs.shape[2:])
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for index in self.indices:
@@ -226,11 +259,9 @@ def quantize_onnx(fp32_file: PathLike,
         FileNotFoundError: If ``fp32_file`` does not exist.
         ValueError: If ``method`` is unknown or ``calibration`` is empty.
     """
+    refuse_inputs([out_file], [fp32_file], 'Pass another --out.')
     refuse_existing([out_file], 'pass another --out or move the file away.')
-    if not osp.isfile(fp32_file):
-        raise FileNotFoundError(
-            f'ONNX file {fp32_file} does not exist; export one with '
-            'tools/export_onnx.py.')
+    graph_input_shape(fp32_file)  # an ONNX file, with the graph's input
     if method not in CALIBRATION_METHODS:
         raise ValueError(f'Calibration method {method!r} is not one of '
                          f'{list(CALIBRATION_METHODS)}.')
@@ -276,8 +307,9 @@ def quantize_segmentor(config: PathLike,
                        method: str = DEFAULT_METHOD,
                        opset: int = 18,
                        nodes_to_exclude: Sequence[str] = (),
-                       op_types_to_quantize: Optional[Sequence[str]] = None
-                       ) -> int:
+                       op_types_to_quantize: Optional[Sequence[str]] = None,
+                       cfg_options: Optional[dict] = None,
+                       for_eval: bool = False) -> int:
     """INT8 ONNX of a config's segmentor, calibrated on its own images.
 
     Either exports the segmentor (config + checkpoint, at ``shape``) first,
@@ -301,10 +333,25 @@ def quantize_segmentor(config: PathLike,
         nodes_to_exclude (Sequence[str]): See :func:`quantize_onnx`.
         op_types_to_quantize (Sequence[str], optional): See
             :func:`quantize_onnx`.
+        cfg_options (dict, optional): Overrides merged into the config
+            (mmseg's ``--cfg-options``), e.g. another ``data_root`` of the
+            calibration images. Default: None.
+        for_eval (bool): The graph will be scored on the val set
+            (:func:`mmseg_affnet.deploy.compare_accuracy`), which needs the
+            val pipeline's input size: check ``shape`` against it before
+            anything is written. Default: False.
 
     Returns:
         int: Number of calibration images used.
+
+    Raises:
+        ValueError: If an argument is invalid, ``out_file`` is one of the
+            inputs, or (``for_eval``) ``shape`` is not the size of the val
+            pipeline's inputs.
+        FileExistsError: If ``out_file`` exists.
     """
+    refuse_inputs([out_file], [fp32_file, checkpoint, _path_of(config)],
+                  'Pass another --out.')
     refuse_existing([out_file], 'pass another --out or move the file away.')
     if (shape is None) == (fp32_file is None):
         raise ValueError('Give either the input shape of the export or an '
@@ -317,7 +364,9 @@ def quantize_segmentor(config: PathLike,
     elif min(shape) < 32:
         raise ValueError(f'Input shape {tuple(shape)} is too small: the '
                          'models downsample 32 times; use at least 32x32.')
-    cfg = load_config(config)
+    cfg = load_config(config, cfg_options)
+    if for_eval:
+        check_val_input_size(cfg, shape)
     calibration = CalibrationImages(cfg, shape, num_images, split)
     if fp32_file is not None:
         return quantize_onnx(fp32_file, out_file, calibration, method,
@@ -328,3 +377,27 @@ def quantize_segmentor(config: PathLike,
         export_onnx(segmentor, torch.randn(1, 3, *shape), exported, opset)
         return quantize_onnx(exported, out_file, calibration, method,
                              nodes_to_exclude, op_types_to_quantize)
+
+
+def check_val_input_size(cfg: Config, shape: Tuple[int, int]) -> None:
+    """Raise unless a graph of input ``shape`` can be scored on the val set.
+
+    The val pipeline and the model's preprocessor fix the size of the val
+    inputs (:func:`mmseg_affnet.deploy.process_val_set` feeds them as they
+    are); a graph of another size cannot take them.
+
+    Args:
+        cfg (Config): The model's config.
+        shape (tuple[int, int]): The graph's input height and width.
+
+    Raises:
+        ValueError: If the first val image's input size is not ``shape``;
+            the message names the ``--shape`` to pass.
+    """
+    size = CalibrationImages(cfg, shape, 1, 'val').input_size()
+    if tuple(size) != tuple(shape):
+        raise ValueError(
+            f'--eval scores the graph on the val set, whose pipeline gives '
+            f'{size[0]}x{size[1]} inputs, but --shape is '
+            f'{shape[0]} {shape[1]}; nothing was written. Pass --shape '
+            f'{size[0]} {size[1]}, or leave out --eval.')

@@ -36,13 +36,19 @@ _ZIP_MAGIC = b'PK\x03\x04'
 _PICKLE_MAGIC = b'\x80'
 
 
-def load_checkpoint(filename: str, map_location: MapLocation = 'cpu') -> dict:
+def load_checkpoint(filename: str,
+                    map_location: MapLocation = 'cpu',
+                    for_training: bool = True) -> dict:
     """Read a local checkpoint weights-only, or fail naming file and fix.
 
     Args:
         filename (str): Path of a ``.pth`` file written by ``torch.save``.
         map_location (str | torch.device | Callable, optional): As in
             :func:`torch.load`. Default: 'cpu'.
+        for_training (bool): Whether a training reads it (``--resume``,
+            ``load_from``): the hint for a damaged file then names the
+            command that resumes from an intact one; otherwise it names the
+            intact files to pass instead. Default: True.
 
     Returns:
         dict: The checkpoint (``state_dict``, ``meta``, ...), or a bare
@@ -50,14 +56,20 @@ def load_checkpoint(filename: str, map_location: MapLocation = 'cpu') -> dict:
 
     Raises:
         FileNotFoundError: If ``filename`` does not exist.
+        IsADirectoryError: If ``filename`` is a folder.
         ValueError: If the file is empty, truncated, not a PyTorch
             checkpoint, or holds Python objects besides tensors and plain
             containers.
     """
     path = osp.expanduser(filename)
+    if osp.isdir(path):
+        raise IsADirectoryError(
+            f'Checkpoint {filename} is a folder, not a checkpoint file; pass '
+            'a .pth file (e.g. one of the epoch_*.pth in that folder).')
     if not osp.isfile(path):
         raise FileNotFoundError(
-            f'Checkpoint {filename} does not exist.{_pointer_hint(path)} '
+            f'Checkpoint {filename} does not exist.'
+            f'{_pointer_hint(path, for_training)} '
             'Pass the path of an existing .pth file.')
     with open(path, 'rb') as file:
         head = file.read(4)
@@ -65,7 +77,7 @@ def load_checkpoint(filename: str, map_location: MapLocation = 'cpu') -> dict:
         what = 'is empty' if not head else 'is not a PyTorch checkpoint ' \
             '(it does not start like a file written by torch.save)'
         raise ValueError(f'Checkpoint {filename} {what}.'
-                         f'{_intact_siblings_hint(path)}')
+                         f'{_intact_siblings_hint(path, for_training)}')
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
@@ -81,13 +93,14 @@ def load_checkpoint(filename: str, map_location: MapLocation = 'cpu') -> dict:
             f"{str(err).split('WeightsUnpickler error: ')[-1].split('. ')[0]}."
         ) from err
     except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
+        reason = str(err).splitlines()[0].rstrip('.')
         raise ValueError(
             f'Checkpoint {filename} is truncated or damaged (e.g. the run was '
-            f'killed while writing it): {str(err).splitlines()[0]}.'
-            f'{_intact_siblings_hint(path)}') from err
+            f'killed while writing it): {reason}.'
+            f'{_intact_siblings_hint(path, for_training)}') from err
 
 
-def _pointer_hint(path: str) -> str:
+def _pointer_hint(path: str, for_training: bool) -> str:
     pointer = osp.join(osp.dirname(path), 'last_checkpoint')
     if not osp.isfile(pointer):
         return ''
@@ -96,18 +109,33 @@ def _pointer_hint(path: str) -> str:
     if osp.basename(named) != osp.basename(path):
         return ''
     return (f' It is named by {pointer}, which points to a file that is no '
-            f'longer there.{_intact_siblings_hint(path)}')
+            f'longer there.{_intact_siblings_hint(path, for_training)}')
 
 
-def _intact_siblings_hint(path: str) -> str:
+def _is_intact(path: str) -> bool:
+    """Whether a file is a whole ``torch.save`` zip (its central directory,
+    written last, is there); cheap, the tensors are not read."""
+    try:
+        with open(path, 'rb') as file:
+            if not file.read(4).startswith(_ZIP_MAGIC):
+                return False
+        return zipfile.is_zipfile(path)
+    except OSError:
+        return False
+
+
+def _intact_siblings_hint(path: str, for_training: bool = True) -> str:
     others = sorted(
         (other for other in glob.glob(osp.join(osp.dirname(path), '*.pth'))
-         if osp.abspath(other) != osp.abspath(path)),
+         if osp.abspath(other) != osp.abspath(path) and _is_intact(other)),
         key=osp.getmtime)
     if not others:
         return ''
-    return (f' Other checkpoints in that folder: '
-            f'{", ".join(osp.basename(o) for o in others[-3:])}. To resume '
+    names = ', '.join(osp.basename(o) for o in others[-3:])
+    if not for_training:
+        return (f' Intact checkpoints in that folder: {names}; pass one of '
+                f'them instead, e.g. {others[-1]}')
+    return (f' Intact checkpoints in that folder: {names}. To resume '
             f'from the newest of them: --resume --cfg-options '
             f'load_from={others[-1]}')
 
@@ -201,7 +229,7 @@ def load_weights(model: nn.Module, filename: str,
         ValueError: If any model key is missing from the checkpoint, the
             checkpoint has keys the model lacks, or shapes differ.
     """
-    checkpoint = load_checkpoint(filename, map_location)
+    checkpoint = load_checkpoint(filename, map_location, for_training=False)
     problem = weight_mismatch(model, checkpoint, filename)
     if problem:
         raise ValueError(problem)

@@ -99,9 +99,10 @@ def _read_file(path: str, what: str, keys: Tuple[str, ...],
                fix: str) -> list:
     suffix = osp.splitext(path)[1].lower()
     if suffix not in FILE_SUFFIXES:
+        allowed = ' and '.join(FILE_SUFFIXES)
         raise ValueError(
-            f'{what} file {path} is not read: only {" and ".join(FILE_SUFFIXES)}'
-            ' files are (pickle and YAML files can run code when loaded). '
+            f'{what} file {path} is not read: only {allowed} files are '
+            '(pickle and YAML files can run code when loaded). '
             'Save the values as a JSON list, e.g. json.dump([1.0, 2.5], '
             f'file), or pass them as a list.{fix}')
     if not osp.isfile(path):

@@ -6,7 +6,8 @@ Used by tests/test_resume.py as ``python _interrupted_train.py TRAIN_ARGS``:
   with NAME is written, write half a file, then SIGKILL this process (what
   a power cut or the OOM killer does in the middle of ``torch.save``);
 - ``FAKE_MIOU=a,b,c``: the metric reports these val mIoUs in turn, so that
-  which epoch is best is known in advance.
+  which epoch is best is known in advance; ``kill`` instead of a value
+  SIGKILLs this process in that validation.
 """
 import os
 import os.path as osp
@@ -44,7 +45,10 @@ def fake_miou(values) -> None:
 
     def compute_with_fixed_miou(self, results):
         metrics = compute(self, results)
-        metrics['mIoU'] = next(scores)
+        score = next(scores)
+        if score == 'kill':
+            os.kill(os.getpid(), signal.SIGKILL)
+        metrics['mIoU'] = float(score)
         return metrics
 
     GammaGroupIoUMetric.compute_metrics = compute_with_fixed_miou
@@ -55,6 +59,6 @@ if __name__ == '__main__':
         name, count = os.environ['KILL_SAVING'].rsplit(':', 1)
         kill_while_saving(name, int(count))
     if os.environ.get('FAKE_MIOU'):
-        fake_miou([float(v) for v in os.environ['FAKE_MIOU'].split(',')])
+        fake_miou(os.environ['FAKE_MIOU'].split(','))
     sys.argv = [TRAIN_TOOL, *sys.argv[1:]]
     runpy.run_path(TRAIN_TOOL, run_name='__main__')

@@ -12,6 +12,7 @@ import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
 
 from _tools import CONFIGS_DIR
 from _train_helpers import make_demo_data, tiny_config, write_tiny_config
@@ -272,3 +273,47 @@ def test_stage_two_starts_from_the_stage_one_checkpoint(trained, tmp_path,
     expected = torch.load(stage1, weights_only=True)['state_dict']
     for key, value in model.state_dict().items():
         assert torch.equal(value, expected[key]), key
+
+
+def test_class_counts_are_checked_before_testing(trained, tmp_path):
+    # Issue 16: a checkpoint of a 10-class head, tested on the 19-class data
+    # with the config's head set to 10 classes, gave a 19-class table.
+    config, _ = trained
+    cfg = _test_config(config, str(tmp_path / 'test'), 'engine_test_10')
+    cfg.model.decode_head.num_classes = 10
+    cfg.model.decode_head.loss_decode = [
+        dict(type='CrossEntropyLoss', avg_non_ignore=True)]
+    init_default_scope('mmseg')
+    checkpoint = str(tmp_path / 'ten_classes.pth')
+    torch.save({'state_dict': MODELS.build(cfg.model).state_dict()},
+               checkpoint)
+
+    with pytest.raises(ValueError, match='num_classes is 10 but the '
+                       'test_dataloader dataset .* has 19 classes'):
+        run_test(cfg, checkpoint)
+
+
+def test_test_labels_are_checked_before_testing(trained, tmp_path,
+                                                demo_root):
+    # mmseg's own tools/test.py (a plain Runner with load_from) and a test
+    # pipeline without CheckSegLabels: a label id in the test split was
+    # ignored by the metric, and the run scored without it.
+    config, work_dir = trained
+    data_root = str(tmp_path / 'data')
+    shutil.copytree(demo_root, data_root)
+    label = sorted(glob.glob(
+        osp.join(data_root, 'gtFine', 'val', '*', '*.png')))[-1]
+    label_map = cv2.imread(label, cv2.IMREAD_UNCHANGED)
+    label_map[0, 0] = 26  # a Cityscapes label id (car), not a train id
+    cv2.imwrite(label, label_map)
+    cfg = _test_config(config, str(tmp_path / 'test'), 'engine_test_ids')
+    cfg.test_dataloader.dataset.data_root = data_root
+    cfg.test_dataloader.dataset.pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations'),
+        dict(type='PackSegInputs')
+    ]
+    cfg.load_from = osp.join(work_dir, f'epoch_{EPOCHS}.pth')
+
+    with pytest.raises(ValueError, match=osp.basename(label)):
+        build_runner(cfg).test()

@@ -14,23 +14,39 @@ no upstream issue about it was found. The overrides can go once mmengine
 saves before it deletes and writes atomically; re-check on each mmengine
 upgrade (the tests in ``tests/test_resume.py`` kill a save and fail if
 anything is lost).
+
+mmengine's train loops save a checkpoint before they validate and resume
+after it, so a kill during a validation skipped it for good. Whether a
+validation follows a checkpoint is recorded with it, by the rule of
+``EpochBasedTrainLoop.run``/``IterBasedTrainLoop.run`` (``val_begin``,
+``val_interval`` and its dynamic intervals, the last epoch); re-check that
+rule on each mmengine upgrade too.
 """
+import bisect
 import glob
 import logging
 import os
 import os.path as osp
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from mmengine.dist import all_gather_object, get_dist_info, is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
+from mmengine.runner import (EpochBasedTrainLoop, IterBasedTrainLoop,
+                             find_latest_checkpoint)
 from mmseg.registry import HOOKS
 
 from ..utils.io import PART_SUFFIX, atomic_write_text
-from .checkpoint import (from_weights_only_safe, load_checkpoint,
+from .checkpoint import (NOT_SET, RESUME_ACCEPTS, config_differences,
+                         from_weights_only_safe, load_checkpoint,
                          to_weights_only_safe, weight_mismatch)
 from .random_state import capture_random_state, restore_random_state
+
+# Message-hub key: the epoch (or iteration) whose checkpoint is saved and
+# whose validation has not completed yet; None once it has.
+PENDING_VALIDATION = 'pending_validation'
+MAX_LISTED = 10
 
 
 @HOOKS.register_module()
@@ -59,23 +75,42 @@ class ResumableCheckpointHook(CheckpointHook):
     - **Weights-only loadable.** The message hub and meta are stored as plain
       data (:func:`to_weights_only_safe`), so every checkpoint loads with
       ``torch.load(weights_only=True)``, the only way this project loads.
+    - **A validation cut short by a kill runs again.** A checkpoint saved
+      before a validation records it as pending; once the validation has
+      completed, the checkpoint is saved again (if saving a best
+      checkpoint has not already) without that record. A training resumed
+      from a checkpoint whose validation is pending validates first, also
+      when no epoch is left to train, so the best checkpoint follows the
+      scores.
     - **A checkpoint of another model is refused on resume** with a message
       naming the mismatched keys and the run that wrote it (instead of a
       crash inside the optimizer).
+    - **So is a checkpoint of another config.** The resumed training's
+      config is compared with the one the checkpoint was written by
+      (``meta['cfg']``, read without running it); a difference outside
+      :data:`mmseg_affnet.engine.checkpoint.RESUME_ACCEPTS` (more epochs,
+      another validation interval, logging, workers, ...) is refused,
+      naming the settings, before anything is loaded or deleted.
 
     Args:
         *args: Positional arguments of ``CheckpointHook``.
+        resume_accepts (Sequence[str]): More settings a resume may change,
+            as fnmatch patterns of dotted config keys, e.g.
+            ``['*.data_root']`` after moving the data. Default: ().
         **kwargs: Keyword arguments of ``CheckpointHook``.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, resume_accepts: Sequence[str] = (), **kwargs):
         super().__init__(*args, **kwargs)
+        self.resume_accepts = tuple(resume_accepts)
         self._rank_states: Optional[list] = None
         self._resumed_state: Optional[Dict] = None
         self._state_before_val: Optional[Dict] = None
+        self._saves = 0
 
     def before_train(self, runner) -> None:
-        """Recover from a killed save and restore the resumed random state."""
+        """Recover from a killed save, restore the resumed random state and
+        run a validation that the kill cut short."""
         super().before_train(runner)
         if runner.iter == 0 and runner.epoch == 0:
             return  # a fresh run, possibly with load_from weights
@@ -88,18 +123,52 @@ class ResumableCheckpointHook(CheckpointHook):
                 'The resumed checkpoint holds no random state (it was not '
                 'written by ResumableCheckpointHook); random numbers restart '
                 'from the seed.', logger='current', level=logging.WARNING)
-            return
-        self._restore(runner, self._resumed_state)
+        else:
+            self._restore(runner, self._resumed_state)
+        step = runner.epoch if self.by_epoch else runner.iter
+        resumed = self.file_backend.join_path(self.out_dir,
+                                              self.filename_tmpl.format(step))
+        if self.last_ckpt is None and self.file_backend.isfile(resumed):
+            self.last_ckpt = resumed  # saved again after a validation
+        if runner.message_hub.get_info(PENDING_VALIDATION) == step and \
+                runner.val_loop is not None:
+            print_log(
+                f'The validation after {"epoch" if self.by_epoch else "iter"}'
+                f' {step} did not complete before the run stopped; '
+                'validating again.', logger='current')
+            runner.val_loop.run()
+
+    def after_train_epoch(self, runner) -> None:
+        """Record whether a validation follows, then save (by epoch)."""
+        if self.by_epoch:
+            self._record_pending_validation(runner, runner.epoch + 1)
+        super().after_train_epoch(runner)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        """Record whether a validation follows, then save (by iteration)."""
+        if not self.by_epoch:
+            self._record_pending_validation(runner, runner.iter + 1)
+        super().after_train_iter(runner, batch_idx, data_batch, outputs)
 
     def before_val_epoch(self, runner) -> None:
         """Set the training random state aside while validating."""
         self._state_before_val = capture_random_state()
 
     def after_val_epoch(self, runner, metrics: Dict) -> None:
-        """Put the training random state back, then save a best checkpoint."""
+        """Put the training random state back, save a best checkpoint, and
+        record in the validated checkpoint that its validation completed."""
         if self._state_before_val is not None:
             restore_random_state(self._state_before_val)
+        pending = runner.message_hub.get_info(PENDING_VALIDATION)
+        runner.message_hub.update_info(PENDING_VALIDATION, None)
+        saves = self._saves
         super().after_val_epoch(runner, metrics)
+        validated = None if pending is None else self.file_backend.join_path(
+            self.out_dir, self.filename_tmpl.format(pending))
+        if validated and self._saves == saves and self.last_ckpt == validated:
+            self._save_checkpoint_with_step(
+                runner, pending, dict(epoch=runner.epoch, iter=runner.iter))
 
     def before_save_checkpoint(self, runner, checkpoint: Dict) -> None:
         """Add the random states and make the checkpoint weights-only safe."""
@@ -112,8 +181,8 @@ class ResumableCheckpointHook(CheckpointHook):
             checkpoint[key] = to_weights_only_safe(checkpoint[key])
 
     def after_load_checkpoint(self, runner, checkpoint: Dict) -> None:
-        """Check a resumed checkpoint fits, rebuild its message hub and keep
-        its random state."""
+        """Check a resumed checkpoint fits model and config, rebuild its
+        message hub and keep its random state."""
         if runner.cfg.get('resume', False):
             model = runner.model.module if is_model_wrapper(
                 runner.model) else runner.model
@@ -123,13 +192,67 @@ class ResumableCheckpointHook(CheckpointHook):
                     f'{problem} --resume continues a training of the same '
                     'config; to start a new training from these weights, '
                     'drop --resume and set load_from.')
+            self._check_resumed_config(runner, checkpoint)
         if 'message_hub' in checkpoint:
             checkpoint['message_hub'] = from_weights_only_safe(
                 checkpoint['message_hub'])
         self._resumed_state = checkpoint.get('random_state')
 
+    def _check_resumed_config(self, runner, checkpoint: Dict) -> None:
+        saved = (checkpoint.get('meta') or {}).get('cfg')
+        filename = runner.cfg.get('load_from') or find_latest_checkpoint(
+            runner.work_dir) or 'to resume from'
+        try:
+            differences = config_differences(
+                saved, runner.cfg.pretty_text, self.resume_accepts) \
+                if isinstance(saved, str) else None
+        except SyntaxError:
+            differences = None
+        if differences is None:
+            print_log(
+                f'Checkpoint {filename} holds no readable config, so the '
+                'config of the resumed training is not compared with the one '
+                'it was written by.', logger='current', level=logging.WARNING)
+            return
+        if not differences:
+            return
+        listed = '\n'.join(
+            f'  - {key}: {_short(before)} in the checkpoint, {_short(now)} '
+            'now' for key, before, now in differences[:MAX_LISTED])
+        more = (f'\n  ... and {len(differences) - MAX_LISTED} more'
+                if len(differences) > MAX_LISTED else '')
+        raise ValueError(
+            f'--resume would continue the training of checkpoint {filename} '
+            f'with another config: {len(differences)} setting(s) differ from '
+            f'the config it was written by:\n{listed}{more}\n'
+            'Resume with that training\'s config (a copy is in its work '
+            'dir), or start a new training with another --work-dir (add '
+            f'--cfg-options load_from={filename} to start from its weights). '
+            'A resume accepts other values only for: '
+            f'{", ".join(RESUME_ACCEPTS)}; more with '
+            "default_hooks.checkpoint.resume_accepts=['KEY', ...].")
+
+    def _record_pending_validation(self, runner, step: int) -> None:
+        """Note in the message hub (saved with the checkpoint of ``step``)
+        whether the train loop validates after ``step``, as mmengine's
+        ``EpochBasedTrainLoop``/``IterBasedTrainLoop.run`` decide it."""
+        loop = runner.train_loop
+        if self.by_epoch and isinstance(loop, EpochBasedTrainLoop):
+            last = loop.max_epochs
+        elif not self.by_epoch and isinstance(loop, IterBasedTrainLoop):
+            last = loop.max_iters
+        else:
+            return
+        interval = loop.dynamic_intervals[
+            bisect.bisect(loop.dynamic_milestones, step + 1) - 1]
+        validates = runner.val_loop is not None and step >= loop.val_begin \
+            and (step % interval == 0 or step == last)
+        runner.message_hub.update_info(PENDING_VALIDATION,
+                                       step if validates else None)
+
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         # Every rank is here; only the main one writes the checkpoint.
+        self._saves += 1
         self._rank_states = all_gather_object(capture_random_state())
         outdated = self._track_kept_checkpoint(runner, step)
         ckpt_filename = self.filename_tmpl.format(step)
@@ -311,3 +434,10 @@ class ResumableCheckpointHook(CheckpointHook):
             sampler.seed = state['sampler_seed']
         print_log('Restored the random state of the resumed checkpoint.',
                   logger='current')
+
+
+def _short(value) -> str:
+    if value == NOT_SET:
+        return 'not set'
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + '...'

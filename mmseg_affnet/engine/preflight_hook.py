@@ -10,6 +10,7 @@ from ..apis.model import check_head_channels
 from ..datasets import check_label_files
 
 MIN_BATCH_ONE_SIDE = 32
+SPLITS = ('train', 'val', 'test')
 
 
 @HOOKS.register_module()
@@ -17,14 +18,18 @@ class PreflightCheckHook(Hook):
     """Find model and data problems before the first iteration, not in it.
 
     Before the run, the heads are checked against the backbone
-    (:func:`mmseg_affnet.apis.check_head_channels`). Before training:
+    (:func:`mmseg_affnet.apis.check_head_channels`). Before training (for
+    the train and val splits), before testing (test split) and before a
+    validation outside training (val split):
 
     - the decode head's ``num_classes`` must equal the number of classes of
-      the train dataset's ``METAINFO`` and the ``num_classes`` of every
-      ``CheckSegLabels`` step of the train and val pipelines, so that labels
-      and logits agree;
+      each split's dataset (its ``metainfo`` or ``METAINFO``) and the
+      ``num_classes`` of every ``CheckSegLabels`` step of its pipeline, so
+      that labels and logits agree (a 10-class head tested on 19-class data
+      is an error, not a table with 9 classes at 0 IoU);
     - every image and label map of the splits in ``label_splits``
-      (default: train and val) is checked
+      (default: all three; a split whose pipeline loads no labels, such as
+      a test-server split, has none to check) is checked
       (:func:`mmseg_affnet.datasets.check_label_files`, in parallel): a
       label holding label ids instead of train ids, a truncated or empty
       file, or an image and label of different sizes is named before the
@@ -46,33 +51,47 @@ class PreflightCheckHook(Hook):
 
     Args:
         label_splits (Sequence[str]): Dataloaders whose label maps are all
-            checked before training: any of ``'train'`` and ``'val'``.
-            Default: ('train', 'val').
+            checked before they are used: any of ``'train'``, ``'val'`` and
+            ``'test'``. Default: ('train', 'val', 'test').
     """
 
     priority = 'VERY_HIGH'
 
-    def __init__(self, label_splits: Sequence[str] = ('train', 'val')):
-        unknown = set(label_splits) - {'train', 'val'}
+    def __init__(self,
+                 label_splits: Sequence[str] = ('train', 'val', 'test')):
+        unknown = set(label_splits) - set(SPLITS)
         if unknown:
-            raise ValueError(f'label_splits may hold "train" and "val", got '
-                             f'{sorted(unknown)}.')
+            raise ValueError(f'label_splits may hold "train", "val" and '
+                             f'"test", got {sorted(unknown)}.')
         self.label_splits = tuple(label_splits)
         self._first_batch_pending = False
+        self._checked = set()
 
     def before_run(self, runner) -> None:
         """Check the heads against the backbone."""
         check_head_channels(_unwrap(runner.model))
 
     def before_train(self, runner) -> None:
-        """Check class counts, then the label maps of ``label_splits``."""
+        """Check the train and val splits."""
         self._first_batch_pending = True
+        self._check_splits(runner, ('train', 'val'))
+
+    def before_val(self, runner) -> None:
+        """Check the val split, unless done before training."""
+        self._check_splits(runner, ('val', ))
+
+    def before_test(self, runner) -> None:
+        """Check the test split."""
+        self._check_splits(runner, ('test', ))
+
+    def _check_splits(self, runner, splits: Sequence[str]) -> None:
+        """Check class counts, then the label maps of ``label_splits``."""
         num_classes = _head_classes(runner)
         if num_classes is None:
             return
-        for split in ('train', 'val'):
+        for split in splits:
             loader_cfg = runner.cfg.get(f'{split}_dataloader')
-            if not loader_cfg:
+            if split in self._checked or not loader_cfg:
                 continue
             dataset_cfg = loader_cfg['dataset']
             _check_class_counts(dataset_cfg, f'{split}_dataloader',
@@ -80,7 +99,7 @@ class PreflightCheckHook(Hook):
             if split in self.label_splits:
                 check_label_files(dataset_cfg, f'{split}_dataloader',
                                   num_classes)
-
+            self._checked.add(split)
 
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:

@@ -4,7 +4,7 @@ Default (``--dataset demo``, minutes): generates the synthetic
 Cityscapes-layout dataset into ``--data-root`` (kept if it is already there
 with the same settings), trains ``configs/affnet_demo.py`` on it, evaluates
 on val and draws ground truth | prediction overlays. ``--dataset camvid``
-(at most 45 minutes on 2 cores): trains
+(about 45 minutes on 2 cores): trains
 ``configs/camvid/affnet_camvid_cpu.py`` on CamVid read from ``--data-root``
 and draws image | ground truth | prediction overlays (see
 :func:`mmseg_affnet.apis.demo.run_demo`). Outputs under ``--work-dir``: the
@@ -41,7 +41,7 @@ def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
     parser.add_argument(
         '--dataset', choices=sorted(DEFAULTS), default='demo',
         help='demo: synthetic street scenes, generated (minutes); camvid: '
-        'CamVid from --data-root (at most 45 minutes on 2 cores)')
+        'CamVid from --data-root (about 45 minutes on 2 cores)')
     parser.add_argument('--config',
                         help='config (default: configs/affnet_demo.py, '
                         'configs/camvid/affnet_camvid_cpu.py for camvid)')

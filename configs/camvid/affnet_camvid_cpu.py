@@ -1,4 +1,4 @@
-# AFFNet on CamVid on a 2-core CPU in at most 45 minutes of training,
+# AFFNet on CamVid on a 2-core CPU in about 45 minutes of training,
 # evaluated on val at the full 480x360. The model and loss are
 # affnet_camvid.py's (OWFL + 0.5 CE); chosen for the CPU (the issue's
 # measured start point: 60 epochs, 0.6 s/iteration, 30 min, val mIoU 56.9 %):

@@ -251,3 +251,86 @@ def test_every_tool_that_reads_a_config_takes_cfg_options(tmp_path, tool):
     message = tool_error(tool, *argv)
 
     assert SENTINEL in message, message
+
+
+# Floors of the package, top to bottom: a module imports its own floor and
+# the floors below it, never one above.
+FLOORS = {
+    'apis': 3,
+    'analysis': 2, 'deploy': 2, 'engine': 2,
+    'datasets': 1, 'evaluation': 1,
+    'models': 0, 'utils': 0,
+}
+PACKAGE = 'mmseg_affnet'
+
+
+def _imported_modules(path: str, module: str):
+    """(line, absolute module name) of every import in a source file."""
+    with open(path, encoding='utf-8') as f:
+        tree = ast.parse(f.read(), path)
+    package = module if path.endswith('__init__.py') else \
+        module.rpartition('.')[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ''
+            if node.level:
+                parts = package.split('.')
+                parent = '.'.join(parts[:len(parts) - node.level + 1])
+                base = f'{parent}.{base}' if base else parent
+            yield node.lineno, base
+            for alias in node.names:  # ``from .. import deploy``
+                yield node.lineno, f'{base}.{alias.name}'
+
+
+def _package_modules():
+    root = osp.join(REPO_ROOT, PACKAGE)
+    for folder, _, names in os.walk(root):
+        for name in sorted(names):
+            if name.endswith('.py'):
+                path = osp.join(folder, name)
+                relative = osp.relpath(path, REPO_ROOT)[:-len('.py')]
+                yield path, relative.replace(os.sep, '.').removesuffix(
+                    '.__init__')
+
+
+def _room(module: str):
+    parts = module.split('.')
+    return parts[1] if len(parts) > 1 and parts[0] == PACKAGE else None
+
+
+def test_imports_only_go_down_the_floors():
+    """tools -> apis -> analysis/deploy/engine -> datasets/evaluation ->
+    models/utils: nothing below ``apis`` imports it, and no floor imports
+    one above it."""
+    offenders, rooms = [], set()
+    for path, module in _package_modules():
+        room = _room(module)
+        if room is None:  # the package's __init__ registers every room
+            continue
+        rooms.add(room)
+        for line, imported in _imported_modules(path, module):
+            target = _room(imported)
+            if target in FLOORS and FLOORS[target] > FLOORS[room]:
+                offenders.append(f'{osp.relpath(path, REPO_ROOT)}:{line}: '
+                                 f'{room} imports {imported}')
+    assert rooms == set(FLOORS), f'rooms without a floor: {rooms - set(FLOORS)}'
+    assert not offenders, '\n'.join(offenders)
+
+
+def test_no_tool_imports_another_tool():
+    tools = {osp.splitext(osp.basename(p))[0] for p in _tool_sources()}
+    offenders = []
+    for path in _tool_sources():
+        with open(path, encoding='utf-8') as f:
+            source = f.read()
+        for line, imported in _imported_modules(path, 'tools.' + osp.splitext(
+                osp.basename(path))[0]):
+            first = imported.split('.')[0]
+            if first == 'tools' or first in tools:
+                offenders.append(f'{osp.basename(path)}:{line}: {imported}')
+        if 'runpy' in source or 'spec_from_file_location' in source:
+            offenders.append(f'{osp.basename(path)}: runs another file')
+    assert not offenders, '\n'.join(offenders)

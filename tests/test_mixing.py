@@ -18,7 +18,7 @@ from mmseg.structures import SegDataSample
 
 from _configs import skip_if_backbone_unavailable
 from mmseg_affnet.apis import check_head_channels
-from mmseg_affnet.apis.model import evaluation_mode
+from mmseg_affnet.models.utils import evaluation_mode
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MIXING_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'mixing',

@@ -40,9 +40,10 @@ from mmseg.utils import collect_env
 from prettytable import PrettyTable, TableStyle
 from tqdm import tqdm
 
-from ..apis.model import init_segmentor, load_config
 from ..deploy import (LogitsAtInputSize, create_ort_session, export_onnx,
                       prepare_for_inference, quantize_onnx)
+from ..engine.segmentor import init_segmentor
+from ..utils.config import load_config
 from ..utils.io import (atomic_open, atomic_write_text, check_output_folder,
                         refuse_existing)
 from .complexity import FLOP_COUNTER, count_macs, inference_params

@@ -1,10 +1,17 @@
-"""High-level entry points: building models, runs, the demo and comparison
-flows, inference (images, and video in real time)."""
+"""High-level entry points: runs, the demo and comparison flows, inference
+(images, and video in real time).
+
+The model-building helpers live on lower floors and are re-exported here:
+:func:`init_segmentor` (``engine``), :func:`load_config` and
+:func:`without_pretrained` (``utils``), :func:`resolve_device` (``utils``)
+and :func:`check_head_channels` (``models.utils``).
+"""
+from ..engine import init_segmentor
+from ..models.utils import check_head_channels
+from ..utils import load_config, resolve_device, without_pretrained
 from .compare import run_comparison
 from .demo import run_demo
 from .infer import segment_images
-from .model import (check_head_channels, init_segmentor, load_config,
-                    resolve_device, without_pretrained)
 from .runs import build_runner, run_test, run_training
 from .video import segment_video
 

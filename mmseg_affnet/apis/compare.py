@@ -66,7 +66,8 @@ from ..engine.runner import start_process_group
 from ..models.losses import use_ignore_safe_class_weighted_ce
 from ..utils.io import (atomic_write_text, check_output_folder,
                         refuse_foreign, write_owned)
-from .model import init_segmentor, load_config, without_pretrained
+from ..engine.segmentor import init_segmentor
+from ..utils.config import load_config, without_pretrained
 from .runs import run_training
 
 #: Every model the comparison knows: the benchmark's zoo and SPSSNet. AFFNet

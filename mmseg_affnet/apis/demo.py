@@ -15,7 +15,7 @@ from prettytable import PrettyTable, TableStyle
 from ..datasets.synthetic import generate_demo_dataset
 from ..evaluation import GammaGroupIoUMetric
 from ..utils.io import atomic_write_text, check_output_folder
-from .model import load_config
+from ..utils.config import load_config
 from .runs import run_training
 
 

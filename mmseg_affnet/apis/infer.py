@@ -15,7 +15,7 @@ every file is written atomically. An image that cannot be read (an empty,
 truncated or non-image file) is skipped and reported; the others are still
 segmented.
 
-The model is built by :func:`mmseg_affnet.apis.init_segmentor` (weights-only,
+The model is built by :func:`mmseg_affnet.engine.init_segmentor` (weights-only,
 strict loading); mmseg's :class:`~mmseg.apis.MMSegInferencer` runs the
 config's test pipeline and the model, and mmseg's
 :class:`~mmseg.visualization.SegLocalVisualizer` draws the mask and overlay.
@@ -41,7 +41,9 @@ from mmseg.visualization import SegLocalVisualizer
 
 from ..utils.io import (atomic_write_bytes, check_output_folder,
                         refuse_existing)
-from .model import init_segmentor, load_config, resolve_device
+from ..engine.segmentor import init_segmentor
+from ..utils.config import load_config
+from ..utils.device import resolve_device
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 MASK_SUFFIX = '_mask.png'
@@ -258,7 +260,7 @@ def segment_images(config,
             recursively).
         out_dir (str): Output folder, created if missing.
         device (str, optional): Device (checked by
-            :func:`mmseg_affnet.apis.resolve_device`); None picks CUDA if
+            :func:`mmseg_affnet.utils.resolve_device`); None picks CUDA if
             available. Default: None.
         opacity (float): Opacity of the mask in the overlay, in [0, 1].
             Default: 0.5.

@@ -57,8 +57,10 @@ from prettytable import PrettyTable, TableStyle
 from tqdm import tqdm
 
 from ..deploy import create_ort_session, graph_input_shape, run_session
+from ..engine.segmentor import init_segmentor
+from ..utils.config import load_config
+from ..utils.device import resolve_device
 from .infer import SegmentorInferencer, dataset_palette
-from .model import init_segmentor, load_config, resolve_device
 from .video_io import (Frame, FrameSource, LabelSink, VideoSink,
                        check_video_output, open_source)
 

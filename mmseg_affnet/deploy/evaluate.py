@@ -21,7 +21,8 @@ from mmengine.runner import Runner
 from prettytable import PrettyTable, TableStyle
 from tqdm import tqdm
 
-from ..apis.model import init_segmentor, load_config
+from ..engine.segmentor import init_segmentor
+from ..utils.config import load_config
 from .logits import LogitsAtInputSize
 from .onnx import create_ort_session, export_onnx, run_session
 from .quantize import graph_input_shape

@@ -19,7 +19,8 @@ import torch.nn as nn
 from mmengine.logging import MMLogger
 from torch import Tensor
 
-from ..apis.model import init_segmentor, load_config
+from ..engine.segmentor import init_segmentor
+from ..utils.config import load_config
 from ..utils.io import atomic_write_bytes, refuse_existing, refuse_inputs
 from .logits import LogitsAtInputSize
 
@@ -193,7 +194,7 @@ def export_segmentor(config: PathLike,
                      cfg_options: Optional[dict] = None) -> float:
     """Export a config's segmentor to ONNX and check it with onnxruntime.
 
-    The model is built with :func:`mmseg_affnet.apis.init_segmentor`
+    The model is built with :func:`mmseg_affnet.engine.init_segmentor`
     (weights-only, strict checkpoint loading), exported at batch 1 and
     ``shape`` (:func:`export_onnx`) and run once by onnxruntime on a random
     input against PyTorch.

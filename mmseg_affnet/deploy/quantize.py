@@ -35,8 +35,9 @@ from onnxruntime.quantization.registry import QDQRegistry
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from tqdm import tqdm
 
+from ..engine.segmentor import init_segmentor
+from ..utils.config import load_config
 from ..utils.io import atomic_write_bytes, refuse_existing, refuse_inputs
-from ..apis.model import init_segmentor, load_config
 from .onnx import INPUT_NAME, _path_of, export_onnx
 
 PathLike = Union[str, Path]

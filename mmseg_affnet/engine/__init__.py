@@ -5,6 +5,7 @@ from .dist_hook import DistTeardownHook
 from .precise_bn import PreciseBNHook
 from .preflight_hook import PreflightCheckHook
 from .random_state import capture_random_state, restore_random_state
+from .segmentor import init_segmentor
 from .runner import (CPUDistributedRunner, check_work_dir,
                      select_cpu_distributed_runner, start_process_group)
 
@@ -14,5 +15,5 @@ __all__ = [
     'ResumableCheckpointHook', 'PreflightCheckHook', 'DistTeardownHook',
     'PreciseBNHook',
     'capture_random_state', 'restore_random_state', 'CPUDistributedRunner',
-    'check_work_dir', 'select_cpu_distributed_runner', 'start_process_group'
+    'check_work_dir', 'init_segmentor', 'select_cpu_distributed_runner', 'start_process_group'
 ]

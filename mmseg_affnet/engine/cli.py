@@ -10,8 +10,8 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
-from ..apis.model import load_config
 from ..utils.cli import add_debug_argument
+from ..utils.config import load_config
 from ..utils.io import check_output_folder
 
 CFG_OPTIONS_HELP = (

@@ -6,8 +6,8 @@ from mmengine.model import is_model_wrapper
 from mmseg.registry import DATASETS, HOOKS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..apis.model import check_head_channels
 from ..datasets import check_label_files
+from ..models.utils import check_head_channels
 
 MIN_BATCH_ONE_SIDE = 32
 SPLITS = ('train', 'val', 'test')
@@ -18,7 +18,7 @@ class PreflightCheckHook(Hook):
     """Find model and data problems before the first iteration, not in it.
 
     Before the run, the heads are checked against the backbone
-    (:func:`mmseg_affnet.apis.check_head_channels`). Before training (for
+    (:func:`mmseg_affnet.models.utils.check_head_channels`). Before training (for
     the train and val splits), before testing (test split) and before a
     validation outside training (val split):
 

@@ -1,0 +1,148 @@
+"""Reading configs and walking them: the helpers every floor uses.
+
+:func:`load_config` reads a config file or a config an OpenMMLab package
+ships (``mmseg::...``, ``mmseg_affnet::...``), naming the file and line of
+a syntax error; :func:`iter_dicts` yields every dict nested in a config, the
+one walk behind the checks and rewrites of model and pipeline configs.
+"""
+import ast
+import copy
+import os.path as osp
+from pathlib import Path
+from typing import Any, Iterator, Optional, Tuple, Union
+
+from mmengine.config import Config
+from mmengine.hub import get_config
+
+PACKAGE_PREFIX_SEPARATOR = '::'
+
+
+def iter_dicts(node: Any) -> Iterator[dict]:
+    """Yield every dict in a config, outer dicts before the dicts they hold.
+
+    Lists and tuples are searched, other values are not. A caller may change
+    the dict it is given (its values are read after that), e.g. drop a key
+    to keep the walk out of it.
+
+    Args:
+        node (Any): A config or any part of it (``Config``, dicts, lists).
+
+    Yields:
+        dict: Each dict, depth first.
+    """
+    if isinstance(node, dict):
+        yield node
+        for value in list(node.values()):
+            yield from iter_dicts(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from iter_dicts(value)
+
+
+def load_config(config: Union[str, Path, Config],
+                cfg_options: Optional[dict] = None) -> Config:
+    """Read a config file, or a config shipped with an OpenMMLab package.
+
+    Args:
+        config (str | Path | Config): A config file path, or
+            ``<package>::<dir>/<name>.py`` for a config shipped with an
+            OpenMMLab package, e.g. ``mmseg::`` or ``mmseg_affnet::``
+            (resolved by :func:`mmengine.hub.get_config`). A ``Config`` is
+            returned as it is (a copy when ``cfg_options`` are given).
+        cfg_options (dict, optional): Overrides merged into the config, as
+            mmseg's tools merge ``--cfg-options`` (``Config.merge_from_dict``
+            of ``{'key.sub': value}``). Default: None.
+
+    Returns:
+        Config: The config.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        IsADirectoryError: If the path is a folder.
+        ValueError: If the file or one of its ``_base_`` files has a syntax
+            error (naming that file and line).
+    """
+    if isinstance(config, Config):
+        cfg = config.copy() if cfg_options else config
+    else:
+        cfg = _read_config(str(config))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def _read_config(config: str) -> Config:
+    if PACKAGE_PREFIX_SEPARATOR in config:
+        return get_config(config)
+    if osp.isdir(config):
+        raise IsADirectoryError(
+            f'Config {config} is a folder, not a config file; pass a config '
+            'file such as configs/affnet_cityscapes.py.')
+    if not osp.isfile(config):
+        raise FileNotFoundError(
+            f'Config {config} does not exist; pass a config file path (e.g. '
+            'configs/affnet_cityscapes.py) or mmseg::<dir>/<name>.py for a '
+            'config shipped with mmseg.')
+    try:
+        return Config.fromfile(config)
+    except SyntaxError as error:
+        # mmengine parses the files without their names ("<unknown>").
+        path, found = _syntax_error(config) or (config, error)
+        raise ValueError(
+            f'Config {path} has a syntax error in line {found.lineno}: '
+            f'{found.msg}{_source_line(found)}. Fix that line.') from None
+
+
+def _syntax_error(path: str, seen: Optional[set] = None
+                  ) -> Optional[Tuple[str, SyntaxError]]:
+    """The first file of ``path`` and its local ``_base_`` files that does
+    not parse, with its error."""
+    seen = set() if seen is None else seen
+    if path in seen or not osp.isfile(path):
+        return None
+    seen.add(path)
+    with open(path, encoding='utf-8') as file:
+        source = file.read()
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError as error:
+        return path, error
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                getattr(target, 'id', None) == '_base_'
+                for target in node.targets):
+            try:
+                bases = ast.literal_eval(node.value)
+            except ValueError:
+                return None
+            for base in [bases] if isinstance(bases, str) else bases:
+                if PACKAGE_PREFIX_SEPARATOR not in base:
+                    found = _syntax_error(
+                        osp.normpath(osp.join(osp.dirname(path), base)), seen)
+                    if found:
+                        return found
+    return None
+
+
+def _source_line(error: SyntaxError) -> str:
+    text = (error.text or '').strip()
+    return f' ({text!r})' if text else ''
+
+
+def without_pretrained(cfg: Union[dict, list]) -> Union[dict, list]:
+    """A model config without the weights it would download or read.
+
+    Args:
+        cfg (dict | list): A model config (or part of one) as plain data.
+
+    Returns:
+        dict | list: A copy without ``pretrained`` keys and without
+        ``init_cfg`` entries that hold a ``Pretrained`` initialisation.
+    """
+    cfg = copy.deepcopy(cfg)
+    for node in iter_dicts(cfg):
+        for key in [key for key, value in node.items()
+                    if key == 'pretrained' or key == 'init_cfg'
+                    and 'Pretrained' in str(value)]:
+            del node[key]
+    return cfg

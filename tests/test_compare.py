@@ -10,10 +10,11 @@ import pytest
 from mmengine.config import Config
 
 from mmseg_affnet.apis import compare
-from mmseg_affnet.apis.compare import (COMPARISON_MODELS, class_iou,
-                                       comparison_config, load_recipe,
-                                       run_comparison,
-                                       select_comparison_models)
+from mmseg_affnet.apis.compare import run_comparison
+from mmseg_affnet.apis.comparison_recipe import (COMPARISON_MODELS,
+                                                 comparison_config,
+                                                 load_recipe,
+                                                 select_comparison_models)
 from mmseg_affnet.engine.precise_bn import PreciseBNHook
 
 from _tools import TOOLS_DIR
@@ -114,18 +115,6 @@ def test_every_model_gets_the_recipe_and_only_its_model(tmp_path):
                 pipeline]
     assert pipeline.index('GenerateEdge') == pipeline.index(
         'PackSegInputs') - 1
-
-
-def test_class_iou_from_metric_results():
-    import torch
-    # two images, two classes: intersect, union, pred, label areas
-    results = [
-        (torch.tensor([2., 0.]), torch.tensor([4., 2.]),
-         torch.tensor([3., 1.]), torch.tensor([3., 1.])),
-        (torch.tensor([1., 1.]), torch.tensor([2., 2.]),
-         torch.tensor([1., 1.]), torch.tensor([2., 1.])),
-    ]
-    assert class_iou(results, ['a', 'b']) == {'a': 50.0, 'b': 25.0}
 
 
 def test_bad_names_are_refused():

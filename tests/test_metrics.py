@@ -101,3 +101,19 @@ def test_frequencies_must_match_the_classes():
     metric = GammaGroupIoUMetric(class_frequencies=FREQUENCIES[:3])
     with pytest.raises(ValueError, match='num_classes=4'):
         _evaluate(metric, CONFUSION)
+
+
+def test_class_iou_from_metric_results():
+    """The IoU of every class, which the comparison reports, from the
+    per-image areas ``IoUMetric.process`` collects."""
+    metric = GammaGroupIoUMetric(class_frequencies=[1, 1])
+    metric.dataset_meta = dict(classes=('a', 'b'))
+    # two images, two classes: intersect, union, pred, label areas
+    results = [
+        (torch.tensor([2., 0.]), torch.tensor([4., 2.]),
+         torch.tensor([3., 1.]), torch.tensor([3., 1.])),
+        (torch.tensor([1., 1.]), torch.tensor([2., 2.]),
+         torch.tensor([1., 1.]), torch.tensor([2., 1.])),
+    ]
+    metric.compute_metrics(results)
+    assert metric.class_iou == {'a': 50.0, 'b': 25.0}

@@ -22,8 +22,6 @@ for each input size and device, one interleaved round-robin of:
 the rows into a Markdown table, CSV/JSON files and a latency plot.
 """
 import copy
-import csv
-import io
 import json
 import os
 import os.path as osp
@@ -37,18 +35,19 @@ import onnxruntime
 import torch
 import torch.nn as nn
 from mmseg.utils import collect_env
-from prettytable import PrettyTable, TableStyle
 from tqdm import tqdm
 
 from ..deploy import (LogitsAtInputSize, create_ort_session, export_onnx,
                       prepare_for_inference, quantize_onnx)
 from ..engine.segmentor import init_segmentor
 from ..utils.config import load_config
-from ..utils.io import (atomic_open, atomic_write_text, check_output_folder,
-                        refuse_existing)
+from ..utils.io import (atomic_write_bytes, atomic_write_text,
+                        check_output_folder, refuse_existing)
 from .complexity import FLOP_COUNTER, count_macs, inference_params
+from .report import Panel, Point, csv_text, markdown_table, scatter_png
 from .timing import (TimedCall, cuda_peak_memory_mib, matmul_call, ort_call,
-                     time_interleaved, torch_call, train_step_call)
+                     time_interleaved, torch_call, torch_settings,
+                     train_step_call)
 from .zoo import REFERENCE
 
 Size = Tuple[int, int]
@@ -279,34 +278,35 @@ def run_benchmark(configs: Dict[str, str],
         list[dict]: One row per model, variant, size and device (keys of
         :data:`CSV_FIELDS`); each group is also printed as a table.
     """
-    torch.set_num_threads(threads)
-    models = {name: init_segmentor(load_config(config, cfg_options))
-              for name, config in configs.items()}
-    params = {name: inference_params(model) for name, model in models.items()}
-    rows: List[dict] = []
-    for size in tqdm(sizes, desc='sizes', position=0):
-        macs = {
-            name: count_macs(model, size)
-            for name, model in models.items()
-        }
-        for device in devices:
-            with tempfile.TemporaryDirectory() as tmp_dir:
-                calls = make_calls(models, deploy_models, size, device,
-                                   threads, opset, tmp_dir, int8,
-                                   ort_options, train_step)
-                with tqdm(total=len(calls) * (warmup + iters),
-                          desc=f'{size[0]}x{size[1]} {device} calls',
-                          position=1, leave=False) as progress:
-                    times = time_interleaved(calls, warmup, iters, progress)
-                memories = [
-                    cuda_peak_memory_mib(c) if device == 'cuda' else None
-                    for c in calls
-                ]
-            group = make_rows(calls, times, memories, device, size, params,
-                              macs, configs)
-            tqdm.write(results_table(group) + '\n')
-            rows += group
-    return rows
+    # Threads and cuDNN autotuning for the timing only; restored after.
+    with torch_settings(threads, cudnn_benchmark=True):
+        models = {name: init_segmentor(load_config(config, cfg_options))
+                  for name, config in configs.items()}
+        params = {name: inference_params(model)
+                  for name, model in models.items()}
+        rows: List[dict] = []
+        for size in tqdm(sizes, desc='sizes', position=0):
+            macs = {name: count_macs(model, size)
+                    for name, model in models.items()}
+            for device in devices:
+                with tempfile.TemporaryDirectory() as tmp_dir:
+                    calls = make_calls(models, deploy_models, size, device,
+                                       threads, opset, tmp_dir, int8,
+                                       ort_options, train_step)
+                    with tqdm(total=len(calls) * (warmup + iters),
+                              desc=f'{size[0]}x{size[1]} {device} calls',
+                              position=1, leave=False) as progress:
+                        times = time_interleaved(calls, warmup, iters,
+                                                 progress)
+                    memories = [
+                        cuda_peak_memory_mib(c) if device == 'cuda' else None
+                        for c in calls
+                    ]
+                group = make_rows(calls, times, memories, device, size,
+                                  params, macs, configs)
+                tqdm.write(results_table(group) + '\n')
+                rows += group
+        return rows
 
 
 def _fmt(value: Optional[float], digits: int = 2) -> str:
@@ -322,28 +322,18 @@ def results_table(rows: Sequence[dict]) -> str:
     Returns:
         str: The table.
     """
-    table = PrettyTable([
-        'Model', 'Variant', 'Precision', 'Input', 'Params (M)', 'GMACs',
-        'Median (ms)', 'p90 (ms)', 'FPS', 'GMAC/s', 'of ceiling',
-        'Peak mem (MiB)', 'Latency / AFFNet', 'MACs / AFFNet'
-    ])
-    table.set_style(TableStyle.MARKDOWN)
-    table.align = 'r'
-    for column in ('Model', 'Variant', 'Precision', 'Input'):
-        table.align[column] = 'l'
-    for row in rows:
-        table.add_row([
-            row['model'], row['variant'], row['precision'], row['input'],
-            f"{row['params_m']:.3f}", f"{row['gmacs']:.2f}",
-            f"{row['latency_median_ms']:.1f}",
-            f"{row['latency_p90_ms']:.1f}", f"{row['fps']:.1f}",
-            _fmt(row['gmac_per_s'], 1),
-            _fmt(row['ceiling_fraction']),
-            _fmt(row['peak_memory_mib'], 1),
-            _fmt(row['latency_vs_affnet']),
-            _fmt(row['macs_vs_affnet'])
-        ])
-    return table.get_string()
+    return markdown_table(
+        ['Model', 'Variant', 'Precision', 'Input', 'Params (M)', 'GMACs',
+         'Median (ms)', 'p90 (ms)', 'FPS', 'GMAC/s', 'of ceiling',
+         'Peak mem (MiB)', 'Latency / AFFNet', 'MACs / AFFNet'],
+        ([row['model'], row['variant'], row['precision'], row['input'],
+          f"{row['params_m']:.3f}", f"{row['gmacs']:.2f}",
+          f"{row['latency_median_ms']:.1f}", f"{row['latency_p90_ms']:.1f}",
+          f"{row['fps']:.1f}", _fmt(row['gmac_per_s'], 1),
+          _fmt(row['ceiling_fraction']), _fmt(row['peak_memory_mib'], 1),
+          _fmt(row['latency_vs_affnet']), _fmt(row['macs_vs_affnet'])]
+         for row in rows),
+        left=('Model', 'Variant', 'Precision', 'Input'))
 
 
 def environment(settings: dict) -> dict:
@@ -388,13 +378,8 @@ def write_results(rows: Sequence[dict], env: dict,
         env (dict): :func:`environment`.
         paths (dict[str, str]): :func:`result_paths`.
     """
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=CSV_FIELDS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(
-            {k: '' if row[k] is None else row[k] for k in CSV_FIELDS})
-    atomic_write_text(paths['csv'], text.getvalue())
+    atomic_write_text(paths['csv'], csv_text(
+        CSV_FIELDS, ([row[k] for k in CSV_FIELDS] for row in rows)))
     atomic_write_text(paths['json'],
                       json.dumps(dict(environment=env, rows=list(rows)),
                                  indent=2))
@@ -410,31 +395,18 @@ def plot_latency(rows: Sequence[dict], path: str) -> None:
         rows (Sequence[dict]): Rows of :func:`run_benchmark`.
         path (str): PNG file to write; must not exist.
     """
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    groups: Dict[Tuple[str, str], List[dict]] = {}
+    groups: Dict[Tuple[str, str], List[Point]] = {}
     for row in rows:
-        if row['model'] != 'matmul':
-            key = (row['input'], row['device'])
-            groups.setdefault(key, []).append(row)
-    fig, axes = plt.subplots(
-        1, len(groups), figsize=(7 * len(groups), 5), squeeze=False)
-    for ax, ((size, device), group) in zip(axes[0], groups.items()):
-        for row in group:
-            label = (row['model'] if row['variant'] == 'eager' else
-                     f"{row['model']} ({row['variant']})")
-            if row['precision'] == 'fp16':
-                label += ' fp16'
-            ax.scatter(row['params_m'], row['latency_median_ms'])
-            ax.annotate(label, (row['params_m'], row['latency_median_ms']),
-                        textcoords='offset points', xytext=(4, 4),
-                        fontsize=8)
-        ax.set_title(f'{size}, {device.upper()}, batch 1')
-        ax.set_xlabel('parameters (M)')
-        ax.set_ylabel('median latency (ms)')
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with atomic_open(path, 'wb') as file:
-        fig.savefig(file, format='png', dpi=120)
-    plt.close(fig)
+        if row['model'] == 'matmul':
+            continue
+        label = (row['model'] if row['variant'] == 'eager' else
+                 f"{row['model']} ({row['variant']})")
+        if row['precision'] == 'fp16':
+            label += ' fp16'
+        groups.setdefault((row['input'], row['device']), []).append(
+            Point(row['params_m'], row['latency_median_ms'], label))
+    atomic_write_bytes(path, scatter_png([
+        Panel(points, f'{size}, {device.upper()}, batch 1', 'parameters (M)',
+              'median latency (ms)')
+        for (size, device), points in groups.items()
+    ]))

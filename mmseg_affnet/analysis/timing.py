@@ -6,8 +6,9 @@ them alike, so the ratios of their latencies stay comparable even when the
 absolute numbers drift.
 """
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Iterator, List, Optional, Sequence
 
 import numpy as np
 import onnxruntime as ort
@@ -183,3 +184,51 @@ def cuda_peak_memory_mib(runner: Callable[[], object]) -> float:
     torch.cuda.reset_peak_memory_stats()
     runner()
     return (torch.cuda.max_memory_allocated() - before) / 2**20
+
+
+@contextmanager
+def torch_settings(threads: Optional[int] = None,
+                   cudnn_benchmark: Optional[bool] = None) -> Iterator[None]:
+    """Set PyTorch's CPU threads and cuDNN autotuning for a block only.
+
+    Both are process-wide; the values found on entry are restored on exit.
+
+    Args:
+        threads (int, optional): ``torch.set_num_threads``; None keeps the
+            current number. Default: None.
+        cudnn_benchmark (bool, optional): ``torch.backends.cudnn.benchmark``
+            (cuDNN picks the fastest convolution for a fixed input size; no
+            effect on CPU); None keeps it. Default: None.
+    """
+    previous = torch.get_num_threads(), torch.backends.cudnn.benchmark
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        if cudnn_benchmark is not None:
+            torch.backends.cudnn.benchmark = cudnn_benchmark
+        yield
+    finally:
+        torch.set_num_threads(previous[0])
+        torch.backends.cudnn.benchmark = previous[1]
+
+
+def median_latencies_ms(calls: Sequence[TimedCall], threads: int,
+                        warmup: int, iters: int,
+                        desc: str = 'latency calls') -> List[float]:
+    """Median milliseconds of each call, timed interleaved with ``threads``
+    CPU threads (restored afterwards) and a progress bar.
+
+    Args:
+        calls (Sequence[TimedCall]): The calls.
+        threads (int): PyTorch CPU threads.
+        warmup (int): Untimed rounds.
+        iters (int): Timed rounds.
+        desc (str): Label of the progress bar. Default: 'latency calls'.
+
+    Returns:
+        list[float]: Median latency of each call in ms.
+    """
+    with torch_settings(threads), tqdm(total=len(calls) * (warmup + iters),
+                                       desc=desc) as progress:
+        times = time_interleaved(calls, warmup, iters, progress)
+    return [float(np.median(t)) * 1e3 for t in times]

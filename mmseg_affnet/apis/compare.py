@@ -1,107 +1,52 @@
 """Standardized comparison: every model trained and scored with one recipe.
 
-The recipe is an AFFNet config (the demo config on the synthetic data, or the
-paper's fine-only experiment config on Cityscapes). For every model the
-recipe's dataset, pipelines, optimizer, schedule, runtime and hooks are kept
-and only ``model`` is replaced, by the model dict of the model's own config
-(mmseg's shipped config for the zoo models) with:
+The recipe (:mod:`.comparison_recipe`) keeps everything of an AFFNet config
+but ``model``; each model is trained with it, scored on val, counted and
+timed.
 
-- the recipe's data preprocessor (normalisation and batch size);
-- no pretrained weights (every model starts from its own initialisation);
-- ignore-safe class-weighted CE where a config sets a CE ``class_weight``
-  (:func:`mmseg_affnet.models.losses.use_ignore_safe_class_weighted_ce`;
-  mmseg 1.2.2's CE fails on ignored pixels with one).
-
-Each model keeps its own losses (auxiliary heads, OHEM, boundary losses) as
-its config defines them; they are part of the architecture's training
-signal. To every training the same two things are added:
-
-- :class:`mmseg_affnet.engine.PreciseBNHook`, so that every model is
-  evaluated with BN statistics of its final weights (see the README for the
-  Fast-SCNN measurement that made this necessary);
-- ``GenerateEdge`` before ``PackSegInputs`` in the train pipeline: PIDNet's
-  boundary loss needs the edge map, the other models ignore it.
-
-Layout of a comparison work dir::
-
-    WORK_DIR/<model>/<model>.py       the full training config (usable with
-                                      tools/train.py and dist_train.sh)
-    WORK_DIR/<model>/...              its checkpoints and logs
-    WORK_DIR/<model>/result.json      written when the model is done
-    WORK_DIR/comparison.{md,csv,png}  the summary of all result.json files
-    WORK_DIR/comparison_files.json    the record of the summary files the
-                                      tool wrote (only those are replaced)
-
-A model whose ``result.json`` exists is not trained again; a model whose work
-dir holds checkpoints but no result resumes its training from
-``last_checkpoint``.
+Per model, ``WORK_DIR/<model>/`` holds its full training config
+(``<model>.py``, usable with ``tools/train.py``), checkpoints, logs and
+``result.json`` (written when it is done: a rerun skips the model; a work
+dir with checkpoints but no result resumes). ``WORK_DIR/comparison.{md,csv,
+png}`` summarise all results and are replaced only while
+``comparison_files.json`` records them as the tool's own. Scoring, counting,
+timing and drawing are the package's own (:mod:`mmseg_affnet.deploy`,
+:mod:`mmseg_affnet.analysis`); this module is the comparison itself.
 """
 import copy
-import csv
-import io
 import json
 import os.path as osp
 import time
 from datetime import datetime
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
-import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.dist import barrier, get_dist_info
-from mmengine.hooks import Hook
-from mmseg.evaluation import IoUMetric
-from mmseg.registry import HOOKS
-from prettytable import PrettyTable, TableStyle
 from tqdm import tqdm
 
-from ..analysis import (FLOP_COUNTER, MODEL_ZOO, REFERENCE, count_macs,
-                        inference_params, time_interleaved, torch_call)
-from ..analysis.zoo import REPO_ROOT
+from ..analysis import (FLOP_COUNTER, REFERENCE, count_macs,
+                        inference_params, median_latencies_ms, torch_call)
+from ..analysis.report import (Panel, Point, csv_text, markdown_table,
+                               scatter_png)
 from ..datasets.synthetic import generate_demo_dataset
-from ..deploy import LogitsAtInputSize, process_val_set, torch_logits_fn
-from ..engine.precise_bn import PreciseBNHook
-from ..engine.runner import start_process_group
-from ..models.losses import use_ignore_safe_class_weighted_ce
+from ..deploy import LogitsAtInputSize, evaluate_checkpoint
+from ..engine import (TrainProgressHook, end_process_group, init_segmentor,
+                      start_process_group)
+from ..utils.config import load_config
 from ..utils.io import (atomic_write_text, check_output_folder,
                         refuse_foreign, write_owned)
-from ..engine.segmentor import init_segmentor
-from ..utils.config import load_config, without_pretrained
+from .comparison_recipe import (COMPARISON_MODELS, DEFAULT_DATA_ROOTS,
+                                RECIPES, comparison_config, load_recipe,
+                                select_comparison_models, write_model_config)
 from .runs import run_training
 
-#: Every model the comparison knows: the benchmark's zoo and SPSSNet. AFFNet
-#: is the model of the fine-only experiment config (from scratch), the
-#: AFFNet row of the paper's tables.
-COMPARISON_MODELS: Dict[str, str] = {
-    **MODEL_ZOO,
-    REFERENCE: osp.join(REPO_ROOT, 'configs',
-                        'affnet_fine-only_cityscapes.py'),
-    'SPSSNet': osp.join(REPO_ROOT, 'configs', 'comparisons',
-                        'spssnet_cityscapes.py'),
-}
-#: The recipe of each dataset: an AFFNet config whose everything-but-model
-#: every model shares.
-RECIPES: Dict[str, str] = {
-    'demo': osp.join(REPO_ROOT, 'configs', 'affnet_demo.py'),
-    'cityscapes': osp.join(REPO_ROOT, 'configs',
-                           'affnet_fine-only_cityscapes.py'),
-}
-#: What the comparison changes in a recipe. Demo: 10 epochs instead of the
-#: demo's 15, so that all nine models train in about 30 minutes on a 2-core
-#: CPU (measured: one training iteration of every model, batch 8 at 128x256,
-#: takes 5.1 s together, from 0.26 s for SPSSNet to 1.04 s for BiSeNetV2).
-RECIPE_OPTIONS: Dict[str, dict] = {
-    'demo': {
-        'train_cfg.max_epochs': 10,
-        'train_cfg.val_interval': 10,
-        'param_scheduler.0.end': 10,
-        'default_hooks.checkpoint.interval': 10,
-    },
-    'cityscapes': {},
-}
-DEFAULT_DATA_ROOTS = {'demo': 'data/demo_cityscapes',
-                      'cityscapes': 'data/cityscapes'}
+__all__ = [
+    'COMPARISON_MODELS', 'DEFAULT_DATA_ROOTS', 'RECIPES', 'comparison_config',
+    'load_recipe', 'run_comparison', 'select_comparison_models',
+    'write_model_config', 'write_summary'
+]
+
 RESULT_FILE = 'result.json'
 SUMMARY_NAME = 'comparison'
 SUMMARY_RECORD = 'comparison_files.json'
@@ -109,205 +54,6 @@ CLASS_IOU_PREFIX = 'IoU.'
 CSV_FIELDS = ('model', 'mIoU', 'mIoU_gamma0', 'mIoU_gamma1', 'mIoU_gamma2',
               'aAcc', 'params_m', 'gmacs', 'latency_median_ms',
               'train_seconds', 'config', 'checkpoint')
-
-
-def select_comparison_models(names: Sequence[str]) -> Dict[str, str]:
-    """Model name -> config of each of ``names``.
-
-    Args:
-        names (Sequence[str]): Names of :data:`COMPARISON_MODELS`.
-
-    Returns:
-        dict[str, str]: In the given order, AFFNet first if it is chosen.
-
-    Raises:
-        ValueError: For unknown or repeated names.
-    """
-    unknown = [name for name in names if name not in COMPARISON_MODELS]
-    if unknown:
-        raise ValueError(f'Unknown models {unknown}; choose from '
-                         f'{list(COMPARISON_MODELS)}.')
-    if len(set(names)) != len(names):
-        raise ValueError(f'Models are named twice in {list(names)}.')
-    ordered = sorted(names, key=lambda name: name != REFERENCE)
-    return {name: COMPARISON_MODELS[name] for name in ordered}
-
-
-def load_recipe(dataset: str, data_root: str,
-                cfg_options: Optional[dict] = None) -> Config:
-    """The recipe config of ``dataset``, pointed at ``data_root``.
-
-    Args:
-        dataset (str): A key of :data:`RECIPES`.
-        data_root (str): Dataset folder of every dataloader.
-        cfg_options (dict, optional): Overrides for every model, applied
-            after :data:`RECIPE_OPTIONS`, e.g. ``{'train_cfg.max_epochs':
-            1}``. Default: None.
-
-    Returns:
-        Config: The recipe.
-    """
-    if dataset not in RECIPES:
-        raise ValueError(f'Unknown dataset {dataset!r}; choose from '
-                         f'{list(RECIPES)}.')
-    recipe = load_config(RECIPES[dataset])
-    recipe.merge_from_dict(RECIPE_OPTIONS[dataset])
-    if cfg_options:
-        recipe.merge_from_dict(cfg_options)
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        recipe[loader].dataset.data_root = data_root
-    return recipe
-
-
-def comparison_config(recipe: Config, model_config: str, work_dir: str,
-                      seed: int = 0,
-                      precise_bn_samples: int = 200) -> Config:
-    """The recipe with the model of ``model_config``.
-
-    Args:
-        recipe (Config): From :func:`load_recipe`.
-        model_config (str): Config whose ``model`` is trained (``mmseg::``
-            allowed).
-        work_dir (str): The model's work dir.
-        seed (int): Seed of the training. Default: 0.
-        precise_bn_samples (int): Training images that
-            :class:`PreciseBNHook` averages BN statistics over. Default: 200.
-
-    Returns:
-        Config: A full training config.
-
-    Raises:
-        ValueError: If the model's decode head predicts another number of
-            classes than the recipe's dataset has.
-    """
-    cfg = copy.deepcopy(recipe)
-    model = without_pretrained(load_config(model_config).model.to_dict())
-    model = use_ignore_safe_class_weighted_ce(model)
-    model['data_preprocessor'] = recipe.model.data_preprocessor.to_dict()
-    num_classes = recipe.model.decode_head.num_classes
-    head = model['decode_head']
-    if head.get('num_classes', num_classes) != num_classes:
-        raise ValueError(
-            f'{model_config} predicts {head["num_classes"]} classes, the '
-            f'recipe\'s dataset has {num_classes}; compare models of the '
-            'same dataset.')
-    cfg.model = model
-    pipeline = cfg.train_dataloader.dataset.pipeline
-    if not any(step['type'] == 'GenerateEdge' for step in pipeline):
-        pipeline.insert(
-            [step['type'] for step in pipeline].index('PackSegInputs'),
-            dict(type='GenerateEdge', edge_width=4))
-    hooks = [hook for hook in cfg.get('custom_hooks', [])
-             if hook['type'] != PreciseBNHook.__name__]
-    cfg.custom_hooks = hooks + [
-        dict(type=PreciseBNHook.__name__, num_samples=precise_bn_samples)
-    ]
-    cfg.work_dir = work_dir
-    cfg.randomness = dict(seed=seed)
-    cfg.load_from = None
-    return cfg
-
-
-def write_model_config(cfg: Config, path: str) -> None:
-    """Write ``cfg`` to ``path``, or check that the file there is the same.
-
-    Args:
-        cfg (Config): The model's training config.
-        path (str): ``WORK_DIR/<model>/<model>.py``.
-
-    Raises:
-        FileExistsError: If ``path`` holds another config: the work dir
-            belongs to a comparison with another recipe.
-    """
-    text = cfg.pretty_text
-    if osp.exists(path):
-        with open(path) as file:
-            if file.read() != text:
-                raise FileExistsError(
-                    f'{path} holds another config than this comparison '
-                    'would train (other models, recipe, options or data '
-                    'root); results of two recipes must not mix. Pass '
-                    'another --work-dir, or the options of the earlier run.')
-        return
-    atomic_write_text(path, text)
-
-
-@HOOKS.register_module()
-class ComparisonProgressHook(Hook):
-    """A progress bar over the training iterations of one model (rank 0).
-
-    Added by :func:`train_and_evaluate` to the in-process training only; the
-    model configs the comparison writes do not name it.
-
-    Args:
-        name (str): The model name shown on the bar.
-    """
-
-    def __init__(self, name: str):
-        self.name = name
-        self.bar: Optional[tqdm] = None
-
-    def before_train(self, runner) -> None:
-        self.bar = tqdm(total=runner.max_iters, initial=runner.iter,
-                        desc=f'training {self.name}', unit='it',
-                        disable=runner.rank != 0)
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
-                         outputs=None) -> None:
-        self.bar.update(1)
-
-    def after_train(self, runner) -> None:
-        self.bar.close()
-
-
-def class_iou(results: List[tuple], class_names: Sequence[str]
-              ) -> Dict[str, float]:
-    """Per-class IoU (percent) from the results of an ``IoUMetric``.
-
-    Args:
-        results (list[tuple]): Per-image ``(area_intersect, area_union,
-            area_pred_label, area_label)`` of ``IoUMetric.process``.
-        class_names (Sequence[str]): The dataset's classes.
-
-    Returns:
-        dict[str, float]: Class name -> IoU in percent (NaN for a class
-        absent from the labels and the predictions).
-    """
-    areas = [sum(area) for area in zip(*results)]
-    ious = IoUMetric.total_area_to_metrics(*areas, ['mIoU'])['IoU']
-    return {
-        name: float(np.round(iou * 100, 2))
-        for name, iou in zip(class_names, np.asarray(ious, dtype=float))
-    }
-
-
-def evaluate_checkpoint(config: str, checkpoint: str,
-                        device: str = 'cpu') -> Dict[str, object]:
-    """Val metrics of a checkpoint, with the IoU of every class.
-
-    The val dataloader and ``val_evaluator`` of ``config`` score the model
-    as ``tools/test.py`` would (one process), through the deploy path's val
-    loop (:func:`mmseg_affnet.deploy.process_val_set`).
-
-    Args:
-        config (str): The model's training config.
-        checkpoint (str): Its checkpoint.
-        device (str): Device of the model. Default: 'cpu'.
-
-    Returns:
-        dict: The evaluator's metrics (``mIoU``, ``aAcc``,
-        ``mIoU_gamma{g}``, ...) and ``class_iou`` (class -> IoU %).
-    """
-    cfg = load_config(config)
-    evaluator, total = process_val_set(
-        cfg, torch_logits_fn(init_segmentor(cfg, checkpoint, device)))
-    metric = next(m for m in evaluator.metrics if isinstance(m, IoUMetric))
-    per_class = class_iou(metric.results, evaluator.dataset_meta['classes'])
-    metrics = {  # IoUMetric's values are rounded float32 percentages
-        key: round(float(value), 2)
-        for key, value in evaluator.evaluate(total).items()
-    }
-    return dict(metrics, class_iou=per_class)
 
 
 def train_and_evaluate(name: str, cfg: Config, device: str,
@@ -331,7 +77,7 @@ def train_and_evaluate(name: str, cfg: Config, device: str,
     cfg.launcher = launcher
     cfg.resume = osp.exists(osp.join(work_dir, 'last_checkpoint'))
     cfg.custom_hooks.append(
-        dict(type=ComparisonProgressHook.__name__, name=name))
+        dict(type=TrainProgressHook.__name__, name=name))
     start = time.time()
     run_training(cfg)
     seconds = time.time() - start
@@ -365,28 +111,17 @@ def measure_latency(results: Sequence[dict], threads: int, warmup: int,
         dict[str, float]: Model -> median latency in ms of
         :class:`LogitsAtInputSize` at batch 1 and ``eval_size``.
     """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        calls = [
-            torch_call(
-                r['model'], 'eager',
-                LogitsAtInputSize(init_segmentor(r['config'],
-                                                 r['checkpoint'])),
-                torch.randn(1, 3, *r['eval_size'])) for r in results
-        ]
-        with tqdm(total=len(calls) * (warmup + iters),
-                  desc='latency calls') as progress:
-            times = time_interleaved(calls, warmup, iters, progress)
-    finally:
-        torch.set_num_threads(previous)
-    return {
-        r['model']: float(np.median(t)) * 1e3
-        for r, t in zip(results, times)
-    }
+    calls = [
+        torch_call(r['model'], 'eager',
+                   LogitsAtInputSize(init_segmentor(r['config'],
+                                                    r['checkpoint'])),
+                   torch.randn(1, 3, *r['eval_size'])) for r in results
+    ]
+    return dict(zip((r['model'] for r in results),
+                    median_latencies_ms(calls, threads, warmup, iters)))
 
 
-def markdown_table(rows: Sequence[dict], header: str) -> str:
+def summary_table(rows: Sequence[dict], header: str) -> str:
     """The comparison as a Markdown table under ``header``.
 
     Args:
@@ -396,77 +131,45 @@ def markdown_table(rows: Sequence[dict], header: str) -> str:
     Returns:
         str: Markdown text.
     """
-    table = PrettyTable([
-        'Model', 'mIoU (%)', 'mIoU γ=0', 'mIoU γ=1', 'mIoU γ=2',
-        'Params (M)', 'GMACs', 'CPU latency (ms)', 'Train time (min)'
-    ])
-    table.set_style(TableStyle.MARKDOWN)
-    table.align = 'r'
-    table.align['Model'] = 'l'
-    for r in rows:
-        table.add_row([
-            r['model'], f"{r['mIoU']:.2f}", f"{r['mIoU_gamma0']:.2f}",
-            f"{r['mIoU_gamma1']:.2f}", f"{r['mIoU_gamma2']:.2f}",
-            f"{r['params_m']:.3f}", f"{r['gmacs']:.3f}",
-            f"{r['latency_median_ms']:.1f}",
-            f"{r['train_seconds'] / 60:.1f}"
-        ])
-    return f'{header}\n\n{table.get_string()}\n'
+    table = markdown_table(
+        ['Model', 'mIoU (%)', 'mIoU γ=0', 'mIoU γ=1', 'mIoU γ=2',
+         'Params (M)', 'GMACs', 'CPU latency (ms)', 'Train time (min)'],
+        ([r['model'], f"{r['mIoU']:.2f}", f"{r['mIoU_gamma0']:.2f}",
+          f"{r['mIoU_gamma1']:.2f}", f"{r['mIoU_gamma2']:.2f}",
+          f"{r['params_m']:.3f}", f"{r['gmacs']:.3f}",
+          f"{r['latency_median_ms']:.1f}", f"{r['train_seconds'] / 60:.1f}"]
+         for r in rows),
+        left=['Model'])
+    return f'{header}\n\n{table}\n'
 
 
-def csv_text(rows: Sequence[dict]) -> str:
-    """The comparison as CSV: one row per model, per-class IoU columns.
-
-    Args:
-        rows (Sequence[dict]): Results with ``latency_median_ms``.
-
-    Returns:
-        str: CSV text; the class columns are ``IoU.<class>``.
-    """
+def summary_csv(rows: Sequence[dict]) -> str:
+    """The comparison as CSV: one row per model, then ``IoU.<class>``
+    columns."""
     classes = list(rows[0]['class_iou']) if rows else []
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator='\n')
-    writer.writerow([*CSV_FIELDS, *(CLASS_IOU_PREFIX + c for c in classes)])
-    for r in rows:
-        writer.writerow([r.get(field) for field in CSV_FIELDS] +
-                        [r['class_iou'].get(c) for c in classes])
-    return buffer.getvalue()
+    return csv_text(
+        [*CSV_FIELDS, *(CLASS_IOU_PREFIX + c for c in classes)],
+        ([r.get(field) for field in CSV_FIELDS] +
+         [r['class_iou'].get(c) for c in classes] for r in rows),
+        lineterminator='\n')
 
 
-def plot_miou_vs_latency(rows: Sequence[dict], title: str) -> bytes:
-    """Scatter plot of val mIoU against CPU latency; marker area ~ params.
-
-    Args:
-        rows (Sequence[dict]): Results with ``latency_median_ms``.
-        title (str): Plot title.
-
-    Returns:
-        bytes: The plot as PNG.
-    """
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 5))
-    for r in rows:
-        axes.scatter(r['latency_median_ms'], r['mIoU'],
-                     s=200 * max(r['params_m'], 0.05), alpha=0.5,
-                     color='tab:red' if r['model'] == REFERENCE else
-                     'tab:blue')
-        axes.annotate(f"{r['model']} ({r['params_m']:.2f} M)",
-                      (r['latency_median_ms'], r['mIoU']),
-                      textcoords='offset points', xytext=(6, 4), fontsize=8)
-    axes.set_xlim(0, 1.3 * max(r['latency_median_ms'] for r in rows))
-    axes.set_ylim(0, min(100, 1.15 * max(r['mIoU'] for r in rows) + 1))
-    axes.set_xlabel('median CPU latency (ms)')
-    axes.set_ylabel('val mIoU (%)  (marker area ~ parameters)')
-    axes.set_title(title, fontsize=9)
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format='png', dpi=120)
-    plt.close(figure)
-    return buffer.getvalue()
+def summary_plot(rows: Sequence[dict], title: str) -> bytes:
+    """Val mIoU against CPU latency, marker area ~ parameters, as PNG."""
+    points = [
+        Point(r['latency_median_ms'], r['mIoU'],
+              f"{r['model']} ({r['params_m']:.2f} M)",
+              size=200 * max(r['params_m'], 0.05),
+              color='tab:red' if r['model'] == REFERENCE else 'tab:blue')
+        for r in rows
+    ]
+    return scatter_png([
+        Panel(points, title, 'median CPU latency (ms)',
+              'val mIoU (%)  (marker area ~ parameters)',
+              xlim=(0, 1.3 * max(r['latency_median_ms'] for r in rows)),
+              ylim=(0, min(100, 1.15 * max(r['mIoU'] for r in rows) + 1)),
+              title_size=9)
+    ], alpha=0.5, label_offset=(6, 4))
 
 
 def summary_paths(work_dir: str) -> Dict[str, str]:
@@ -522,9 +225,9 @@ def write_summary(rows: Sequence[dict], work_dir: str,
     check_summary_files(work_dir)
     record = osp.join(work_dir, SUMMARY_RECORD)
     contents = {
-        'md': markdown_table(rows, header).encode(),
-        'csv': csv_text(rows).encode(),
-        'png': plot_miou_vs_latency(rows, header.splitlines()[0]),
+        'md': summary_table(rows, header).encode(),
+        'csv': summary_csv(rows).encode(),
+        'png': summary_plot(rows, header.splitlines()[0]),
     }
     for ext, data in contents.items():
         write_owned(paths[ext], data, record)
@@ -609,9 +312,7 @@ def run_comparison(models: Sequence[str],
         if result is not None:
             atomic_write_text(osp.join(work_dir, name, RESULT_FILE),
                               json.dumps(result, indent=2))
-    if torch_dist.is_initialized():  # e.g. when no model was left to train
-        barrier()
-        torch_dist.destroy_process_group()
+    end_process_group()
     if rank != 0:
         return [], {}
     results = []

@@ -7,7 +7,8 @@
   :func:`create_ort_session`.
 - :mod:`.quantize`: static INT8 quantization (:func:`quantize_onnx`,
   :func:`quantize_segmentor`) calibrated on a config's images.
-- :mod:`.evaluate`: val-set mIoU of an ONNX graph (:func:`evaluate_onnx`).
+- :mod:`.evaluate`: val-set mIoU of an ONNX graph (:func:`evaluate_onnx`)
+  or a checkpoint (:func:`evaluate_checkpoint`), through one val loop.
 
 Example:
     >>> from mmseg_affnet.deploy import (LogitsAtInputSize,
@@ -15,9 +16,9 @@ Example:
     >>> model = LogitsAtInputSize(prepare_for_inference(segmentor))
     >>> logits = model(images.contiguous(memory_format=torch.channels_last))
 """
-from .evaluate import (accuracy_table, compare_accuracy, evaluate_logits,
-                       evaluate_onnx, onnx_logits_fn, process_val_set,
-                       torch_logits_fn)
+from .evaluate import (accuracy_table, compare_accuracy, evaluate_checkpoint,
+                       evaluate_logits, evaluate_onnx, onnx_logits_fn,
+                       process_val_set, torch_logits_fn)
 from .fusion import (fuse_conv_bn, prepare_for_inference,
                      use_channels_last_max_pools)
 from .logits import LogitsAtInputSize
@@ -28,7 +29,7 @@ from .quantize import (CALIBRATION_METHODS, CalibrationImages,
 
 __all__ = [
     'accuracy_table', 'CALIBRATION_METHODS', 'CalibrationImages',
-    'compare_accuracy', 'create_ort_session',
+    'compare_accuracy', 'create_ort_session', 'evaluate_checkpoint',
     'evaluate_logits', 'evaluate_onnx', 'export_onnx', 'export_segmentor',
     'fuse_conv_bn', 'graph_input_shape', 'LogitsAtInputSize',
     'max_abs_difference', 'onnx_logits_fn', 'prepare_for_inference',

@@ -22,6 +22,7 @@ from prettytable import PrettyTable, TableStyle
 from tqdm import tqdm
 
 from ..engine.segmentor import init_segmentor
+from ..evaluation import GammaGroupIoUMetric
 from ..utils.config import load_config
 from .logits import LogitsAtInputSize
 from .onnx import create_ort_session, export_onnx, run_session
@@ -163,6 +164,49 @@ def torch_logits_fn(segmentor: torch.nn.Module) -> LogitsFunction:
             return model(torch.from_numpy(inputs).to(device)).cpu().numpy()
 
     return logits_fn
+
+
+def evaluate_checkpoint(config: Union[str, Path, Config],
+                        checkpoint: Optional[str],
+                        device: str = 'cpu',
+                        max_images: Optional[int] = None
+                        ) -> Dict[str, object]:
+    """Val metrics of a PyTorch checkpoint, with the IoU of every class.
+
+    Scored as ``tools/test.py`` scores it in one process, through
+    :func:`process_val_set`; the IoU of each class is the one the config's
+    :class:`~mmseg_affnet.evaluation.GammaGroupIoUMetric` computes.
+
+    Args:
+        config (str | Path | Config): The model's config; its
+            ``val_evaluator`` must hold a ``GammaGroupIoUMetric``.
+        checkpoint (str, optional): Its checkpoint (None: random weights).
+        device (str): Device of the model. Default: 'cpu'.
+        max_images (int, optional): See :func:`process_val_set`.
+
+    Returns:
+        dict: The evaluator's metrics (``mIoU``, ``aAcc``, ``mIoU_gamma{g}``,
+        ... rounded to 2 decimals, as ``IoUMetric`` rounds them) and
+        ``class_iou`` (class -> IoU in percent).
+
+    Raises:
+        ValueError: If the evaluator has no ``GammaGroupIoUMetric``.
+    """
+    cfg = load_config(config)
+    evaluator, total = process_val_set(
+        cfg, torch_logits_fn(init_segmentor(cfg, checkpoint, device)),
+        max_images)
+    metric = next((m for m in evaluator.metrics
+                   if isinstance(m, GammaGroupIoUMetric)), None)
+    if metric is None:
+        raise ValueError(
+            f'{config}: the val_evaluator has no GammaGroupIoUMetric, whose '
+            'IoU of every class is reported; add one to val_evaluator.')
+    metrics = {  # IoUMetric's values are rounded float32 percentages
+        key: round(float(value), 2)
+        for key, value in evaluator.evaluate(total).items()
+    }
+    return dict(metrics, class_iou=dict(metric.class_iou))
 
 
 def compare_accuracy(config: Union[str, Path, Config],

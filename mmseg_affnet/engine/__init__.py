@@ -4,9 +4,10 @@ from .checkpoint_hook import ResumableCheckpointHook
 from .dist_hook import DistTeardownHook
 from .precise_bn import PreciseBNHook
 from .preflight_hook import PreflightCheckHook
+from .progress_hook import TrainProgressHook
 from .random_state import capture_random_state, restore_random_state
 from .segmentor import init_segmentor
-from .runner import (CPUDistributedRunner, check_work_dir,
+from .runner import (CPUDistributedRunner, check_work_dir, end_process_group,
                      select_cpu_distributed_runner, start_process_group)
 
 __all__ = [
@@ -15,5 +16,7 @@ __all__ = [
     'ResumableCheckpointHook', 'PreflightCheckHook', 'DistTeardownHook',
     'PreciseBNHook',
     'capture_random_state', 'restore_random_state', 'CPUDistributedRunner',
-    'check_work_dir', 'init_segmentor', 'select_cpu_distributed_runner', 'start_process_group'
+    'check_work_dir', 'end_process_group', 'init_segmentor',
+    'select_cpu_distributed_runner', 'start_process_group',
+    'TrainProgressHook'
 ]

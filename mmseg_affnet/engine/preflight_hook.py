@@ -18,9 +18,9 @@ class PreflightCheckHook(Hook):
     """Find model and data problems before the first iteration, not in it.
 
     Before the run, the heads are checked against the backbone
-    (:func:`mmseg_affnet.models.utils.check_head_channels`). Before training (for
-    the train and val splits), before testing (test split) and before a
-    validation outside training (val split):
+    (:func:`mmseg_affnet.models.utils.check_head_channels`). Before
+    training (for the train and val splits), before testing (test split)
+    and before a validation outside training (val split):
 
     - the decode head's ``num_classes`` must equal the number of classes of
       each split's dataset (its ``metainfo`` or ``METAINFO``) and the

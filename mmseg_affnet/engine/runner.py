@@ -77,6 +77,18 @@ def start_process_group(launcher: str) -> None:
         torch_dist.init_process_group(backend='gloo')
 
 
+def end_process_group() -> None:
+    """Wait for every process, then end the process group, if one runs.
+
+    For flows that start the group themselves (:func:`start_process_group`)
+    and run several runners in it; a runner's own group is ended by
+    :class:`mmseg_affnet.engine.DistTeardownHook`.
+    """
+    if torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
+
+
 def select_cpu_distributed_runner(cfg: Config) -> None:
     """Select :class:`CPUDistributedRunner` for a launched run without CUDA.
 

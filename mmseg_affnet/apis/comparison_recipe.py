@@ -1,0 +1,191 @@
+"""The comparison's recipe: every model trained with the same config but
+its model.
+
+The recipe is an AFFNet config (the demo config on the synthetic data, or the
+paper's fine-only experiment config on Cityscapes). For every model the
+recipe's dataset, pipelines, optimizer, schedule, runtime and hooks are kept
+and only ``model`` is replaced, by the model dict of the model's own config
+(mmseg's shipped config for the zoo models) with:
+
+- the recipe's data preprocessor (normalisation and batch size);
+- no pretrained weights (every model starts from its own initialisation);
+- ignore-safe class-weighted CE where a config sets a CE ``class_weight``
+  (:func:`mmseg_affnet.models.losses.use_ignore_safe_class_weighted_ce`;
+  mmseg 1.2.2's CE fails on ignored pixels with one).
+
+Each model keeps its own losses (auxiliary heads, OHEM, boundary losses) as
+its config defines them; they are part of the architecture's training
+signal. To every training the same two things are added:
+
+- :class:`mmseg_affnet.engine.PreciseBNHook`, so that every model is
+  evaluated with BN statistics of its final weights (see the README for the
+  Fast-SCNN measurement that made this necessary);
+- ``GenerateEdge`` before ``PackSegInputs`` in the train pipeline: PIDNet's
+  boundary loss needs the edge map, the other models ignore it.
+"""
+import copy
+import os.path as osp
+from typing import Dict, Optional, Sequence
+
+from mmengine.config import Config
+
+from ..analysis import MODEL_ZOO, REFERENCE
+from ..analysis.zoo import REPO_ROOT
+from ..engine import PreciseBNHook
+from ..models.losses import use_ignore_safe_class_weighted_ce
+from ..utils.config import load_config, without_pretrained
+from ..utils.io import atomic_write_text
+
+#: Every model the comparison knows: the benchmark's zoo and SPSSNet. AFFNet
+#: is the model of the fine-only experiment config (from scratch), the
+#: AFFNet row of the paper's tables.
+COMPARISON_MODELS: Dict[str, str] = {
+    **MODEL_ZOO,
+    REFERENCE: osp.join(REPO_ROOT, 'configs',
+                        'affnet_fine-only_cityscapes.py'),
+    'SPSSNet': osp.join(REPO_ROOT, 'configs', 'comparisons',
+                        'spssnet_cityscapes.py'),
+}
+#: The recipe of each dataset: an AFFNet config whose everything-but-model
+#: every model shares.
+RECIPES: Dict[str, str] = {
+    'demo': osp.join(REPO_ROOT, 'configs', 'affnet_demo.py'),
+    'cityscapes': osp.join(REPO_ROOT, 'configs',
+                           'affnet_fine-only_cityscapes.py'),
+}
+#: What the comparison changes in a recipe. Demo: 10 epochs instead of the
+#: demo's 15, so that all nine models train in about 30 minutes on a 2-core
+#: CPU (measured: one training iteration of every model, batch 8 at 128x256,
+#: takes 5.1 s together, from 0.26 s for SPSSNet to 1.04 s for BiSeNetV2).
+RECIPE_OPTIONS: Dict[str, dict] = {
+    'demo': {
+        'train_cfg.max_epochs': 10,
+        'train_cfg.val_interval': 10,
+        'param_scheduler.0.end': 10,
+        'default_hooks.checkpoint.interval': 10,
+    },
+    'cityscapes': {},
+}
+DEFAULT_DATA_ROOTS = {'demo': 'data/demo_cityscapes',
+                      'cityscapes': 'data/cityscapes'}
+
+
+def select_comparison_models(names: Sequence[str]) -> Dict[str, str]:
+    """Model name -> config of each of ``names``.
+
+    Args:
+        names (Sequence[str]): Names of :data:`COMPARISON_MODELS`.
+
+    Returns:
+        dict[str, str]: In the given order, AFFNet first if it is chosen.
+
+    Raises:
+        ValueError: For unknown or repeated names.
+    """
+    unknown = [name for name in names if name not in COMPARISON_MODELS]
+    if unknown:
+        raise ValueError(f'Unknown models {unknown}; choose from '
+                         f'{list(COMPARISON_MODELS)}.')
+    if len(set(names)) != len(names):
+        raise ValueError(f'Models are named twice in {list(names)}.')
+    ordered = sorted(names, key=lambda name: name != REFERENCE)
+    return {name: COMPARISON_MODELS[name] for name in ordered}
+
+
+def load_recipe(dataset: str, data_root: str,
+                cfg_options: Optional[dict] = None) -> Config:
+    """The recipe config of ``dataset``, pointed at ``data_root``.
+
+    Args:
+        dataset (str): A key of :data:`RECIPES`.
+        data_root (str): Dataset folder of every dataloader.
+        cfg_options (dict, optional): Overrides for every model, applied
+            after :data:`RECIPE_OPTIONS`, e.g. ``{'train_cfg.max_epochs':
+            1}``. Default: None.
+
+    Returns:
+        Config: The recipe.
+    """
+    if dataset not in RECIPES:
+        raise ValueError(f'Unknown dataset {dataset!r}; choose from '
+                         f'{list(RECIPES)}.')
+    recipe = load_config(RECIPES[dataset])
+    recipe.merge_from_dict(RECIPE_OPTIONS[dataset])
+    if cfg_options:
+        recipe.merge_from_dict(cfg_options)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        recipe[loader].dataset.data_root = data_root
+    return recipe
+
+
+def comparison_config(recipe: Config, model_config: str, work_dir: str,
+                      seed: int = 0,
+                      precise_bn_samples: int = 200) -> Config:
+    """The recipe with the model of ``model_config``.
+
+    Args:
+        recipe (Config): From :func:`load_recipe`.
+        model_config (str): Config whose ``model`` is trained (``mmseg::``
+            allowed).
+        work_dir (str): The model's work dir.
+        seed (int): Seed of the training. Default: 0.
+        precise_bn_samples (int): Training images that
+            :class:`PreciseBNHook` averages BN statistics over. Default: 200.
+
+    Returns:
+        Config: A full training config.
+
+    Raises:
+        ValueError: If the model's decode head predicts another number of
+            classes than the recipe's dataset has.
+    """
+    cfg = copy.deepcopy(recipe)
+    model = without_pretrained(load_config(model_config).model.to_dict())
+    model = use_ignore_safe_class_weighted_ce(model)
+    model['data_preprocessor'] = recipe.model.data_preprocessor.to_dict()
+    num_classes = recipe.model.decode_head.num_classes
+    head = model['decode_head']
+    if head.get('num_classes', num_classes) != num_classes:
+        raise ValueError(
+            f'{model_config} predicts {head["num_classes"]} classes, the '
+            f'recipe\'s dataset has {num_classes}; compare models of the '
+            'same dataset.')
+    cfg.model = model
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    if not any(step['type'] == 'GenerateEdge' for step in pipeline):
+        pipeline.insert(
+            [step['type'] for step in pipeline].index('PackSegInputs'),
+            dict(type='GenerateEdge', edge_width=4))
+    hooks = [hook for hook in cfg.get('custom_hooks', [])
+             if hook['type'] != PreciseBNHook.__name__]
+    cfg.custom_hooks = hooks + [
+        dict(type=PreciseBNHook.__name__, num_samples=precise_bn_samples)
+    ]
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=seed)
+    cfg.load_from = None
+    return cfg
+
+
+def write_model_config(cfg: Config, path: str) -> None:
+    """Write ``cfg`` to ``path``, or check that the file there is the same.
+
+    Args:
+        cfg (Config): The model's training config.
+        path (str): ``WORK_DIR/<model>/<model>.py``.
+
+    Raises:
+        FileExistsError: If ``path`` holds another config: the work dir
+            belongs to a comparison with another recipe.
+    """
+    text = cfg.pretty_text
+    if osp.exists(path):
+        with open(path) as file:
+            if file.read() != text:
+                raise FileExistsError(
+                    f'{path} holds another config than this comparison '
+                    'would train (other models, recipe, options or data '
+                    'root); results of two recipes must not mix. Pass '
+                    'another --work-dir, or the options of the earlier run.')
+        return
+    atomic_write_text(path, text)

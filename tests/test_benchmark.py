@@ -180,3 +180,24 @@ def test_make_rows_and_table_from_given_times():
         5.0 / matmul['gmac_per_s'])
     table = results_table(rows)
     assert table.count('\n') == 4 and '| onnxruntime-int8 |' in table
+
+
+def test_library_calls_leave_threads_and_cudnn_as_they_found_them():
+    """No hidden global state: the benchmark scopes its threads and cuDNN
+    autotuning, and preparing a model for inference changes only the
+    model."""
+    import torch
+    from mmseg_affnet.analysis import run_benchmark, torch_settings
+    from mmseg_affnet.deploy import prepare_for_inference
+
+    before = torch.get_num_threads(), torch.backends.cudnn.benchmark
+    with torch_settings(before[0] + 1, cudnn_benchmark=not before[1]):
+        assert torch.get_num_threads() == before[0] + 1
+        assert torch.backends.cudnn.benchmark is not before[1]
+    assert (torch.get_num_threads(), torch.backends.cudnn.benchmark) == before
+
+    prepare_for_inference(
+        nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)))
+    run_benchmark({'AFFNet': MODEL_ZOO['AFFNet']}, [], [(64, 64)], ['cpu'],
+                  warmup=0, iters=1, threads=before[0] + 1, int8=False)
+    assert (torch.get_num_threads(), torch.backends.cudnn.benchmark) == before

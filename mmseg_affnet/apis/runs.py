@@ -1,7 +1,7 @@
 """Training and testing runs, as the tools and the demo start them."""
-import itertools
 import os
 import os.path as osp
+import uuid
 from typing import Optional
 
 from mmengine.config import Config
@@ -14,15 +14,14 @@ from ..engine.checkpoint import load_weights
 from ..engine.runner import check_work_dir, select_cpu_distributed_runner
 from ..utils.io import refuse_existing
 
-_RUNNER_IDS = itertools.count()
-
 
 def build_runner(cfg: Config) -> Runner:
     """Build the config's ``runner_type`` if it names one, else a Runner.
 
-    The visualizer gets a name of its own: mmengine keeps one visualizer
-    instance per name in a process, so the second runner of a process (the
-    comparison flow, tests) would otherwise log into the first one's dirs.
+    The visualizer gets a name of its own (a random one): mmengine keeps one
+    visualizer instance per name in a process, so the second runner of a
+    process (the comparison flow, tests) would otherwise log into the first
+    one's dirs.
 
     Without CUDA, a launched (distributed) run whose config names no runner
     gets :class:`mmseg_affnet.engine.CPUDistributedRunner`
@@ -36,7 +35,7 @@ def build_runner(cfg: Config) -> Runner:
     """
     select_cpu_distributed_runner(cfg)
     if isinstance(cfg.get('visualizer'), dict):
-        cfg.visualizer.name = f'visualizer_{next(_RUNNER_IDS)}'
+        cfg.visualizer.name = f'visualizer_{uuid.uuid4().hex}'
     return RUNNERS.build(cfg) if 'runner_type' in cfg \
         else Runner.from_cfg(cfg)
 

@@ -50,12 +50,12 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple, Union
 import cv2
 import numpy as np
 import onnxruntime as ort
-import torch
 from mmengine.config import Config
 from onnx import load as load_onnx
-from prettytable import PrettyTable, TableStyle
 from tqdm import tqdm
 
+from ..analysis.report import markdown_table
+from ..analysis.timing import torch_settings
 from ..deploy import create_ort_session, graph_input_shape, run_session
 from ..engine.segmentor import init_segmentor
 from ..utils.config import load_config
@@ -229,8 +229,9 @@ def build_segmenter(cfg: Config,
         device (str, optional): PyTorch: any device (None: CUDA if
             available, checked by :func:`resolve_device`); onnxruntime:
             ``'cpu'`` (None) or ``'cuda'``. Default: None.
-        threads (int): Intra-op threads of onnxruntime, or of torch (set
-            process-wide); 0 keeps the runtime's choice. Default: 0.
+        threads (int): Intra-op threads of onnxruntime; 0 keeps its
+            choice. torch's threads are set by :func:`segment_video` for the
+            run only. Default: 0.
 
     Returns:
         Segmenter: The backend.
@@ -240,8 +241,6 @@ def build_segmenter(cfg: Config,
             raise ValueError('An ONNX graph holds its weights: pass CONFIG '
                              'and --onnx without a checkpoint.')
         return OnnxSegmenter(cfg, onnx_file, device or 'cpu', threads)
-    if threads > 0:
-        torch.set_num_threads(threads)
     return TorchSegmenter(cfg, checkpoint, resolve_device(device))
 
 
@@ -355,24 +354,21 @@ def timing_table(summary: VideoSummary) -> str:
     Returns:
         str: The table.
     """
-    table = PrettyTable(['stage', 'thread', 'total (s)', 'ms / frame',
-                         'FPS alone'])
-    table.set_style(TableStyle.MARKDOWN)
-    table.align = 'r'
-    table.align['stage'] = table.align['thread'] = 'l'
     frames = max(summary.frames, 1)
+    rows = []
     for stage, thread in STAGES:
         seconds = summary.stages.get(stage, 0.0)
         if stage == 'label PNGs' and summary.labels_dir is None:
             continue
         rate = '' if stage.startswith('waiting') or seconds == 0 else \
             f'{summary.frames / seconds:.1f}'
-        table.add_row([stage, thread, f'{seconds:.2f}',
-                       f'{1000 * seconds / frames:.1f}', rate])
-    table.add_row(['**end to end**', 'all', f'{summary.wall_s:.2f}',
-                   f'{1000 * summary.wall_s / frames:.1f}',
-                   f'**{summary.fps:.1f}**'])
-    return table.get_string()
+        rows.append([stage, thread, f'{seconds:.2f}',
+                     f'{1000 * seconds / frames:.1f}', rate])
+    rows.append(['**end to end**', 'all', f'{summary.wall_s:.2f}',
+                 f'{1000 * summary.wall_s / frames:.1f}',
+                 f'**{summary.fps:.1f}**'])
+    return markdown_table(['stage', 'thread', 'total (s)', 'ms / frame',
+                           'FPS alone'], rows, left=('stage', 'thread'))
 
 
 def segment_video(source: Union[str, int],
@@ -443,27 +439,29 @@ def segment_video(source: Union[str, int],
     check_video_output(out, codec)
     frames = open_source(source)
     video = labels = None
-    try:
-        fps_out = fps or frames.fps or DEFAULT_FPS
-        video = VideoSink(out, frames.size, fps_out, codec)
-        labels = LabelSink(labels_dir) if labels_dir is not None else None
-        started = time.perf_counter()
-        segmenter = build_segmenter(cfg, checkpoint, onnx, device, threads)
-        warm_up = np.zeros((frames.size[1], frames.size[0], 3), np.uint8)
-        segmenter.infer(segmenter.preprocess(warm_up), frames.size)
-        startup_s = time.perf_counter() - started
-        pipeline = _Pipeline(frames, segmenter, video, labels, opacity,
-                             queue_size, max_frames, progress)
-        pipeline.run()
-    except BaseException:
-        if video is not None:
-            video.close(keep=False)
-        if labels is not None:
-            labels.discard_if_empty()
-        raise
-    finally:
-        frames.close()
-    video.close(keep=True)
+    # torch's threads for this run only (process-wide; restored after)
+    with torch_settings(threads if threads > 0 and onnx is None else None):
+        try:
+            fps_out = fps or frames.fps or DEFAULT_FPS
+            video = VideoSink(out, frames.size, fps_out, codec)
+            labels = LabelSink(labels_dir) if labels_dir is not None else None
+            started = time.perf_counter()
+            segmenter = build_segmenter(cfg, checkpoint, onnx, device, threads)
+            warm_up = np.zeros((frames.size[1], frames.size[0], 3), np.uint8)
+            segmenter.infer(segmenter.preprocess(warm_up), frames.size)
+            startup_s = time.perf_counter() - started
+            pipeline = _Pipeline(frames, segmenter, video, labels, opacity,
+                                 queue_size, max_frames, progress)
+            pipeline.run()
+        except BaseException:
+            if video is not None:
+                video.close(keep=False)
+            if labels is not None:
+                labels.discard_if_empty()
+            raise
+        finally:
+            frames.close()
+        video.close(keep=True)
     wall_s = time.perf_counter() - pipeline.started
     return VideoSummary(
         segmenter.name, segmenter.device, frames.description,

@@ -92,23 +92,21 @@ def use_channels_last_max_pools(model: nn.Module) -> nn.Module:
 
 
 def prepare_for_inference(model: nn.Module,
-                          channels_last: bool = True,
-                          cudnn_benchmark: bool = True) -> nn.Module:
+                          channels_last: bool = True) -> nn.Module:
     """Make a model fast for eager inference without changing its outputs.
 
     Puts the model in eval mode, disables gradients, fuses Conv+BN
     (:func:`fuse_conv_bn`), runs stride-1 max-pools in channels-last layout
     (:func:`use_channels_last_max_pools`) and optionally stores its weights
     channels-last; feed it inputs converted with
-    ``x.contiguous(memory_format=torch.channels_last)`` then.
+    ``x.contiguous(memory_format=torch.channels_last)`` then. Only the model
+    changes; process-wide settings such as cuDNN autotuning are the
+    caller's (e.g. :func:`mmseg_affnet.analysis.torch_settings`).
 
     Args:
         model (nn.Module): Model to prepare; changed in place.
         channels_last (bool): Convert 4-D weights to channels-last.
             Default: True.
-        cudnn_benchmark (bool): Value for ``torch.backends.cudnn.benchmark``
-            (process-wide; lets cuDNN pick the fastest convolution for the
-            fixed input size; no effect on CPU). Default: True.
 
     Returns:
         nn.Module: The same model.
@@ -118,5 +116,4 @@ def prepare_for_inference(model: nn.Module,
     use_channels_last_max_pools(model)
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    torch.backends.cudnn.benchmark = cudnn_benchmark
     return model

@@ -10,7 +10,7 @@ from mmengine.config import Config
 
 from _tools import CONFIGS_DIR, TOOLS_DIR
 from mmseg_affnet.apis import build_runner
-from mmseg_affnet.datasets.synthetic import generate_demo_dataset
+from mmseg_affnet.datasets.makers import generate_demo_dataset
 
 STAGE2_CONFIG = osp.join(CONFIGS_DIR, 'affnet_cityscapes.py')
 CPU_DDP_BASE = osp.join(CONFIGS_DIR, '_base_', 'cpu_distributed_runner.py')

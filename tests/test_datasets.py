@@ -14,7 +14,7 @@ from mmseg.utils import register_all_modules
 
 from mmseg_affnet.datasets import CheckSegLabels, check_label_files
 from mmseg_affnet.datasets.checks import label_lookup
-from mmseg_affnet.datasets.synthetic import generate_demo_dataset
+from mmseg_affnet.datasets.makers import generate_demo_dataset
 
 register_all_modules(init_default_scope=False)
 SIZE = (64, 128)

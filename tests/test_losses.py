@@ -32,8 +32,7 @@ from mmseg_affnet.models.losses import (ClassWeightedCrossEntropyLoss,
                                         load_class_frequencies,
                                         owfl_alpha_gamma,
                                         use_ignore_safe_class_weighted_ce)
-from mmseg_affnet.models.losses.object_weighted_focal_loss import \
-    CITYSCAPES_FREQUENCY_FILE
+from mmseg_affnet.models.losses import CITYSCAPES_FREQUENCY_FILE
 
 IGNORE = 255
 FREQS_3 = [0.7, 0.25, 0.05]

@@ -6,8 +6,7 @@ import torch
 from mmseg_affnet.evaluation import GammaGroupIoUMetric
 from mmseg_affnet.models.losses import load_class_frequencies, \
     owfl_alpha_gamma
-from mmseg_affnet.models.losses.object_weighted_focal_loss import \
-    CITYSCAPES_FREQUENCY_FILE
+from mmseg_affnet.models.losses import CITYSCAPES_FREQUENCY_FILE
 
 CLASSES = ('a', 'b', 'c', 'd')
 # Frequencies relative to the rarest class: 200, 30, 5, 1, so

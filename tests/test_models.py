@@ -29,11 +29,9 @@ import mmseg_affnet  # noqa: F401  (registers AFFNet, AFFMHead, FPNPANHead)
 from _configs import skip_if_backbone_unavailable
 from mmseg_affnet.apis import check_head_channels
 from mmseg_affnet.models.backbones import AFFNet
-from mmseg_affnet.models.decode_heads.affm_head import (CBAM, AddFusion,
-                                                        ChannelAttention,
-                                                        ConcatFusion,
-                                                        PoolingBranch,
-                                                        SpatialAttention)
+from mmseg_affnet.models.utils import (CBAM, AddFusion, ChannelAttention,
+                                       ConcatFusion, PoolingBranch,
+                                       SpatialAttention)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / 'configs'

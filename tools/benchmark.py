@@ -20,6 +20,7 @@ from mmseg_affnet.analysis import (MODEL_ZOO, environment, result_paths,
                                    run_benchmark, select_deploy_models,
                                    select_models, write_results)
 from mmseg_affnet.engine.cli import add_cfg_options_argument
+from mmseg_affnet.models.utils import check_input_size
 from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 
@@ -30,10 +31,10 @@ def parse_size(text: str) -> Tuple[int, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f'size {text!r} is not HxW, e.g. 512x1024') from None
-    if height < 32 or width < 32:
-        raise argparse.ArgumentTypeError(
-            f'size {text!r} is too small: the models downsample 32 times; '
-            f'use at least 32x32')
+    try:
+        check_input_size((height, width), 'size')
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     return height, width
 
 

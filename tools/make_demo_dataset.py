@@ -1,8 +1,9 @@
 """Generate the synthetic street-scene dataset of the CPU demo.
 
 Writes Cityscapes-layout images and train-id labels (see
-:mod:`mmseg_affnet.datasets.synthetic`); a folder generated earlier with the
-same arguments is kept, anything else in OUT_DIR is refused.
+:mod:`mmseg_affnet.datasets.makers.demo_dataset`); a folder generated
+earlier with the same arguments is kept, anything else in OUT_DIR is
+refused.
 
 Example:
     python tools/make_demo_dataset.py data/demo_cityscapes
@@ -10,7 +11,7 @@ Example:
 import argparse
 from typing import Optional, Sequence
 
-from mmseg_affnet.datasets.synthetic import generate_demo_dataset
+from mmseg_affnet.datasets.makers import generate_demo_dataset
 from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 

@@ -2,8 +2,9 @@
 
 8 overlapping 880x880 patches of each 1024x2048 Cityscapes image and label
 (paper Sec. IV.A), in the Cityscapes layout under OUT_ROOT (see
-:mod:`mmseg_affnet.datasets.patches`). Reruns resume; a rerun with another
---patch or --per-image is refused; the source is never written to.
+:mod:`mmseg_affnet.datasets.makers.patches`). Reruns resume; a rerun with
+another --patch or --per-image is refused; the source is never written
+to.
 
 Example:
     python tools/make_patches.py data/cityscapes data/cityscapes_patches
@@ -11,7 +12,7 @@ Example:
 import argparse
 from typing import Optional, Sequence
 
-from mmseg_affnet.datasets.patches import make_patches
+from mmseg_affnet.datasets.makers import make_patches
 from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 

@@ -29,7 +29,7 @@ from ..analysis import (FLOP_COUNTER, REFERENCE, count_macs,
                         inference_params, median_latencies_ms, torch_call)
 from ..analysis.report import (Panel, Point, csv_text, markdown_table,
                                scatter_png)
-from ..datasets.synthetic import generate_demo_dataset
+from ..datasets.makers import generate_demo_dataset
 from ..deploy import LogitsAtInputSize, evaluate_checkpoint
 from ..engine import (TrainProgressHook, end_process_group, init_segmentor,
                       start_process_group)

@@ -12,7 +12,7 @@ import torch
 from mmengine.runner import Runner
 from prettytable import PrettyTable, TableStyle
 
-from ..datasets.synthetic import generate_demo_dataset
+from ..datasets.makers import generate_demo_dataset
 from ..evaluation import GammaGroupIoUMetric
 from ..utils.io import atomic_write_text, check_output_folder
 from ..utils.config import load_config

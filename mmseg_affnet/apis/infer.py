@@ -30,7 +30,6 @@ Example:
 import os.path as osp
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 import torch.nn as nn
 from mmengine.config import Config
@@ -39,8 +38,8 @@ from mmseg.apis import MMSegInferencer
 from mmseg.structures import SegDataSample
 from mmseg.visualization import SegLocalVisualizer
 
-from ..utils.io import (atomic_write_bytes, check_output_folder,
-                        refuse_existing)
+from ..utils.image import UnreadableImageError, read_image, write_png
+from ..utils.io import check_output_folder, refuse_existing
 from ..engine.segmentor import init_segmentor
 from ..utils.config import load_config
 from ..utils.device import resolve_device
@@ -129,27 +128,6 @@ def plan_jobs(inputs: Sequence[str], out_dir: str) -> List[Job]:
     return jobs
 
 
-def read_image(path: str) -> np.ndarray:
-    """Read an image file as BGR, with a clear error if it cannot be.
-
-    Args:
-        path (str): Image file.
-
-    Returns:
-        np.ndarray: (H, W, 3) uint8 BGR image.
-
-    Raises:
-        ValueError: The file is empty, truncated or not an image.
-    """
-    data = np.fromfile(path, np.uint8)
-    if data.size == 0:
-        raise ValueError('the file is empty (0 bytes)')
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError('the file is truncated or not an image')
-    return image
-
-
 class SegmentorInferencer(MMSegInferencer):
     """mmseg's inferencer around a model built by :func:`init_segmentor`.
 
@@ -236,13 +214,6 @@ def draw_mask_and_overlay(visualizer: SegLocalVisualizer, image: np.ndarray,
     return drawn[0], drawn[1]
 
 
-def _png(array: np.ndarray, path: str) -> bytes:
-    ok, encoded = cv2.imencode('.png', array)
-    if not ok:
-        raise ValueError(f'Could not encode {path} as PNG.')
-    return encoded.tobytes()
-
-
 def segment_images(config,
                    checkpoint: str,
                    inputs: Sequence[str],
@@ -296,14 +267,14 @@ def segment_images(config,
     for job in jobs:
         try:
             image = read_image(job.image)
-        except ValueError as err:
-            skipped.append((job.image, str(err)))
+        except UnreadableImageError as err:
+            skipped.append((job.image, err.reason))
         else:
             prediction = inferencer(image, return_datasamples=True)
             mask, overlay = draw_mask_and_overlay(visualizer, image,
                                                   prediction, opacity)
-            atomic_write_bytes(job.mask, _png(mask, job.mask))
-            atomic_write_bytes(job.overlay, _png(overlay, job.overlay))
+            write_png(job.mask, mask)
+            write_png(job.overlay, overlay)
             segmented.append(job)
         if bar is not None:
             bar.update()

@@ -29,9 +29,9 @@ from typing import Iterator, List, NamedTuple, Optional, Tuple, Union
 import cv2
 import numpy as np
 
-from ..utils.io import (atomic_write_bytes, check_output_folder,
-                        refuse_existing)
-from .infer import IMAGE_SUFFIXES, read_image
+from ..utils.image import UnreadableImageError, read_image, write_png
+from ..utils.io import check_output_folder, refuse_existing
+from .infer import IMAGE_SUFFIXES
 
 #: Codec of each output extension that OpenCV's FFmpeg backend writes.
 CODECS = {'.mp4': 'mp4v', '.m4v': 'mp4v', '.mov': 'mp4v', '.mkv': 'mp4v',
@@ -155,8 +155,9 @@ class FrameSource:
                     yield read_image(path)
                 except (ValueError, OSError) as error:
                     raise ValueError(
-                        f'Frame file {path} cannot be read ({error}); '
-                        'replace or remove it.') from None
+                        f'Frame file {path} cannot be read '
+                        f'({_reason(error)}); replace or remove it.') \
+                        from None
             return
         while True:
             ok, image = self._capture.read()
@@ -239,9 +240,16 @@ def _open_folder(path: str) -> FrameSource:
     try:
         first = read_image(files[0])
     except (ValueError, OSError) as error:
-        raise ValueError(f'Frame file {files[0]} cannot be read ({error}); '
-                         'replace or remove it.') from None
+        raise ValueError(f'Frame file {files[0]} cannot be read '
+                         f'({_reason(error)}); replace or remove it.') \
+            from None
     return FrameSource('folder', path, first, None, len(files), files=files)
+
+
+
+def _reason(error: Exception) -> str:
+    return error.reason if isinstance(error, UnreadableImageError) else \
+        str(error)
 
 
 def _open_video(path: str) -> FrameSource:
@@ -424,8 +432,4 @@ class LabelSink:
         Raises:
             FileExistsError: The file exists (a name written twice).
         """
-        path = osp.join(self.folder, name + '.png')
-        ok, encoded = cv2.imencode('.png', labels)
-        if not ok:
-            raise ValueError(f'Could not encode {path} as PNG.')
-        atomic_write_bytes(path, encoded.tobytes())
+        write_png(osp.join(self.folder, name + '.png'), labels)

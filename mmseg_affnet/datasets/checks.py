@@ -15,8 +15,10 @@ import numpy as np
 from mmseg.registry import DATASETS
 from PIL import Image
 
+from ..utils.image import read_image
 from ._progress import map_with_progress
 from .layout import dataset_suffixes, leaf_datasets, loads_annotations
+from .transforms import invalid_labels
 
 # How many problems one error message lists.
 MAX_LISTED = 10
@@ -39,12 +41,7 @@ def read_label_map(path: str) -> np.ndarray:
         ValueError: If the file is empty, truncated or not an image, or has
             colour channels.
     """
-    if osp.isfile(path) and osp.getsize(path) == 0:
-        raise ValueError(f'{path} is empty (0 bytes).')
-    label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if label is None:
-        raise ValueError(f'{path} is truncated or not an image: it cannot '
-                         'be decoded.')
+    label = read_image(path, cv2.IMREAD_UNCHANGED)
     if label.ndim == 3:
         with Image.open(path) as image:
             if image.mode in ('P', 'L', 'I', 'I;16'):
@@ -146,8 +143,8 @@ def check_sample(sample: Tuple[str, str], num_classes: int,
     else:
         counts = np.bincount(label.ravel(), minlength=256)
     loaded = np.arange(256) if lut is None else lut
-    bad = np.flatnonzero((counts > 0) & (loaded >= num_classes)
-                         & (loaded != ignore_index))
+    bad = np.flatnonzero((counts > 0)
+                         & invalid_labels(loaded, num_classes, ignore_index))
     if bad.size:
         mapped = np.flatnonzero((loaded == ignore_index)
                                 & (np.arange(256) != ignore_index))

@@ -32,8 +32,10 @@ from ..models.losses import load_class_frequencies, owfl_alpha_gamma
 from ..utils.io import atomic_write_text, refuse_existing, refuse_inputs
 from ._progress import map_with_progress
 from .checks import read_label_map
+from .layout import CITYSCAPES_SEG_MAP_SUFFIX
+from .transforms import invalid_labels
 
-DEFAULT_SUFFIX = '_gtFine_labelTrainIds.png'
+DEFAULT_SUFFIX = CITYSCAPES_SEG_MAP_SUFFIX
 
 
 def dataset_classes(dataset_type: str = 'CityscapesDataset') -> List[str]:
@@ -83,9 +85,9 @@ def count_label_pixels(path: str,
     counts = np.bincount(label.ravel(),
                          minlength=max(num_classes, ignore_index + 1))
     counts[ignore_index] = 0
-    bad = np.flatnonzero(counts[num_classes:])
-    if bad.size:
-        values = (bad + num_classes).tolist()
+    values = np.flatnonzero((counts > 0) & invalid_labels(
+        np.arange(len(counts)), num_classes, ignore_index)).tolist()
+    if values:
         raise ValueError(
             f'{path} holds label values {values[:10]} outside '
             f'0..{num_classes - 1} and {ignore_index} (ignore). Use train-id '

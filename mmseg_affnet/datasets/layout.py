@@ -4,7 +4,21 @@ import os.path as osp
 from typing import Iterator, Optional, Tuple
 
 from mmengine.utils import scandir
+from mmseg.datasets import CityscapesDataset
 from mmseg.registry import DATASETS
+
+from ..utils.config import iter_dicts
+
+
+def _default_suffixes(dataset_cls: type) -> Tuple[str, str]:
+    params = inspect.signature(dataset_cls).parameters
+    return params['img_suffix'].default, params['seg_map_suffix'].default
+
+
+#: The file endings of Cityscapes images and train-id label maps, as mmseg's
+#: ``CityscapesDataset`` reads them.
+CITYSCAPES_IMG_SUFFIX, CITYSCAPES_SEG_MAP_SUFFIX = _default_suffixes(
+    CityscapesDataset)
 
 
 def check_dataset_layout(dataset_cfg: dict, name: str = 'dataset') -> None:
@@ -71,9 +85,9 @@ def dataset_suffixes(dataset_cfg: dict) -> Optional[Tuple[str, str]]:
     params = inspect.signature(dataset_cls).parameters
     if 'img_suffix' not in params or 'seg_map_suffix' not in params:
         return None
-    return (dataset_cfg.get('img_suffix', params['img_suffix'].default),
-            dataset_cfg.get('seg_map_suffix',
-                            params['seg_map_suffix'].default))
+    img_suffix, seg_map_suffix = _default_suffixes(dataset_cls)
+    return (dataset_cfg.get('img_suffix', img_suffix),
+            dataset_cfg.get('seg_map_suffix', seg_map_suffix))
 
 
 def _check_leaf(dataset_cfg: dict, name: str, img_suffix: str,
@@ -170,12 +184,8 @@ def _files_with_suffix(directory: str, suffix: str) -> Iterator[str]:
 
 def loads_annotations(pipeline) -> bool:
     """Whether a pipeline (or any nested part of it) has LoadAnnotations."""
-    if isinstance(pipeline, dict):
-        return pipeline.get('type') == 'LoadAnnotations' or any(
-            loads_annotations(value) for value in pipeline.values())
-    if isinstance(pipeline, (list, tuple)):
-        return any(loads_annotations(step) for step in pipeline)
-    return False
+    return any(step.get('type') == 'LoadAnnotations'
+               for step in iter_dicts(pipeline))
 
 
 def _layout_help(data_root: str, prefix: dict, img_suffix: str,

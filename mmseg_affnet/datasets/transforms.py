@@ -4,6 +4,24 @@ from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
 
+def invalid_labels(labels: np.ndarray, num_classes: int,
+                   ignore_index: int = 255) -> np.ndarray:
+    """Where labels are neither a class id ``0..num_classes-1`` nor
+    ``ignore_index``: the one label-value check of the transform, the file
+    checks and the class-frequency counter.
+
+    Args:
+        labels (np.ndarray): Label values of any shape (a label map, or the
+            values 0..255 a lookup table maps).
+        num_classes (int): Number of classes.
+        ignore_index (int): The one other valid label. Default: 255.
+
+    Returns:
+        np.ndarray: Boolean mask of the invalid entries.
+    """
+    return ((labels < 0) | (labels >= num_classes)) & (labels != ignore_index)
+
+
 @TRANSFORMS.register_module()
 class CheckSegLabels(BaseTransform):
     """Reject a label map of the wrong size or with values other than class
@@ -61,8 +79,7 @@ class CheckSegLabels(BaseTransform):
                 f'{results.get("img_path")} is {image_shape[0]}x'
                 f'{image_shape[1]}: a label map must have the size of its '
                 'image. Check that they belong together.')
-        invalid = ((seg_map < 0) | (seg_map >= self.num_classes)) & (
-            seg_map != self.ignore_index)
+        invalid = invalid_labels(seg_map, self.num_classes, self.ignore_index)
         if invalid.any():
             values = np.unique(seg_map[invalid]).tolist()
             label_map = results.get('label_map')

@@ -20,6 +20,7 @@ from mmengine.logging import MMLogger
 from torch import Tensor
 
 from ..engine.segmentor import init_segmentor
+from ..models.utils import check_input_size
 from ..utils.config import load_config
 from ..utils.io import atomic_write_bytes, refuse_existing, refuse_inputs
 from .logits import LogitsAtInputSize
@@ -220,9 +221,7 @@ def export_segmentor(config: PathLike,
     refuse_inputs([out_file], [checkpoint, _path_of(config)],
                   'Pass another --out.')
     refuse_existing([out_file], 'pass another --out or move the file away.')
-    if min(shape) < 32:
-        raise ValueError(f'Input shape {tuple(shape)} is too small: the '
-                         'models downsample 32 times; use at least 32x32.')
+    check_input_size(shape)
     segmentor = init_segmentor(load_config(config, cfg_options), checkpoint)
     inputs = torch.randn(1, 3, *shape)
     export_onnx(segmentor, inputs, out_file, opset)

@@ -36,6 +36,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from tqdm import tqdm
 
 from ..engine.segmentor import init_segmentor
+from ..models.utils import check_input_size
 from ..utils.config import load_config
 from ..utils.io import atomic_write_bytes, refuse_existing, refuse_inputs
 from .onnx import INPUT_NAME, _path_of, export_onnx
@@ -362,9 +363,8 @@ def quantize_segmentor(config: PathLike,
                          f'the existing graph {fp32_file}; leave one out.')
     if fp32_file is not None:
         shape = graph_input_shape(fp32_file)[2:]
-    elif min(shape) < 32:
-        raise ValueError(f'Input shape {tuple(shape)} is too small: the '
-                         'models downsample 32 times; use at least 32x32.')
+    else:
+        check_input_size(shape)
     cfg = load_config(config, cfg_options)
     if for_eval:
         check_val_input_size(cfg, shape)

@@ -1,5 +1,5 @@
 """Checks that run before training or testing starts, as a hook."""
-from typing import Iterator, Optional, Sequence
+from typing import Optional, Sequence
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -8,6 +8,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..datasets import check_label_files
 from ..models.utils import check_head_channels
+from ..utils.config import iter_dicts
 
 MIN_BATCH_ONE_SIDE = 32
 SPLITS = ('train', 'val', 'test')
@@ -142,7 +143,7 @@ def _check_class_counts(dataset_cfg: dict, name: str,
             'classes; set num_classes (head and losses) to the number of '
             'classes of the dataset, or give the dataset a metainfo with '
             'your classes.')
-    for step in _pipeline_steps(dataset_cfg.get('pipeline', [])):
+    for step in iter_dicts(dataset_cfg.get('pipeline', [])):
         if step.get('type') == 'CheckSegLabels' and step.get(
                 'num_classes', num_classes) != num_classes:
             raise ValueError(
@@ -150,12 +151,3 @@ def _check_class_counts(dataset_cfg: dict, name: str,
                 f'{step["num_classes"]} but model.decode_head.num_classes is '
                 f'{num_classes}; use the same num_classes in both.')
 
-
-def _pipeline_steps(pipeline) -> Iterator[dict]:
-    if isinstance(pipeline, dict):
-        yield pipeline
-        for value in pipeline.values():
-            yield from _pipeline_steps(value)
-    elif isinstance(pipeline, (list, tuple)):
-        for step in pipeline:
-            yield from _pipeline_steps(step)

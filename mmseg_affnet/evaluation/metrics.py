@@ -8,9 +8,9 @@ from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
-from ..models.losses import load_class_frequencies, owfl_alpha_gamma
-from ..models.losses.object_weighted_focal_loss import (
-    CITYSCAPES_FREQUENCY_FILE, FrequencySource)
+from ..models.losses.utils import (CITYSCAPES_FREQUENCY_FILE,
+                                   FrequencySource, load_class_frequencies,
+                                   owfl_alpha_gamma)
 
 
 @METRICS.register_module()

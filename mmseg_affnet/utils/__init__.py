@@ -1,6 +1,7 @@
 from .cli import add_debug_argument, error_line, reported_errors
 from .config import iter_dicts, load_config, without_pretrained
 from .device import resolve_device
+from .image import UnreadableImageError, read_image, write_png
 from .io import (atomic_open, atomic_write_bytes, atomic_write_text,
                  check_output_folder, refuse_existing, refuse_foreign,
                  refuse_inputs, write_owned)
@@ -9,5 +10,6 @@ __all__ = [
     'add_debug_argument', 'atomic_open', 'atomic_write_bytes',
     'atomic_write_text', 'check_output_folder', 'error_line', 'iter_dicts',
     'load_config', 'refuse_existing', 'refuse_foreign', 'refuse_inputs',
-    'reported_errors', 'resolve_device', 'without_pretrained', 'write_owned'
+    'read_image', 'reported_errors', 'resolve_device', 'UnreadableImageError',
+    'without_pretrained', 'write_owned', 'write_png'
 ]

@@ -105,15 +105,15 @@ def atomic_write_bytes(path: PathLike,
 
 def atomic_write_text(path: PathLike, text: str,
                       overwrite: bool = False) -> None:
-    """Write ``text`` to ``path`` through :func:`atomic_open`.
+    """Write ``text`` to ``path``, UTF-8 encoded, through
+    :func:`atomic_write_bytes`.
 
     Args:
         path (str | PathLike): The final file.
         text (str): Its content.
         overwrite (bool): See :func:`atomic_open`. Default: False.
     """
-    with atomic_open(path, 'w', overwrite=overwrite) as file:
-        file.write(text)
+    atomic_write_bytes(path, text.encode('utf-8'), overwrite)
 
 
 def check_output_folder(path: PathLike, option: str = '--work-dir') -> None:

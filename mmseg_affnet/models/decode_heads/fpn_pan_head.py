@@ -5,8 +5,8 @@ import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .affm_head import (CBAM, ConcatFusion, MultiLevelFusionHead,
-                        PoolingBranch, resize_to)
+from ..utils import (CBAM, ConcatFusion, MultiLevelFusionHead, PoolingBranch,
+                     resize_to)
 
 
 @MODELS.register_module()

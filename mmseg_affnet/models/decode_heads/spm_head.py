@@ -7,8 +7,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType
 from torch import Tensor
 
-from ..utils import ChannelsLastMaxPool2d
-from .affm_head import MultiLevelFusionHead, resize_to
+from ..utils import ChannelsLastMaxPool2d, MultiLevelFusionHead, resize_to
 
 
 class ChainedResidualPooling(nn.Module):

@@ -6,11 +6,10 @@ import torch
 from mmseg.models.losses import CrossEntropyLoss
 from mmseg.registry import MODELS
 
-from .object_weighted_focal_loss import (CITYSCAPES_FREQUENCY_FILE,
-                                         FrequencySource, check_reduction,
-                                         enet_class_weights,
-                                         load_class_frequencies)
-from .utils import read_class_values
+from ...utils.config import iter_dicts
+from .utils import (CITYSCAPES_FREQUENCY_FILE, FrequencySource,
+                    check_reduction, enet_class_weights,
+                    load_class_frequencies, read_class_values)
 
 ClassWeight = Union[str, Sequence[float]]
 REWRITTEN_TYPES = ('CrossEntropyLoss', 'mmseg.CrossEntropyLoss')
@@ -145,12 +144,7 @@ def use_ignore_safe_class_weighted_ce(config: Any) -> Any:
         A rewritten deep copy of ``config``; the input is not modified.
     """
     config = copy.deepcopy(config)
-    _rewrite(config)
-    return config
-
-
-def _rewrite(node: Any) -> None:
-    if isinstance(node, dict):
+    for node in iter_dicts(config):
         if (node.get('type') in REWRITTEN_TYPES
                 and node.get('class_weight') is not None
                 and not node.get('use_sigmoid', False)
@@ -160,8 +154,4 @@ def _rewrite(node: Any) -> None:
                             '') + ClassWeightedCrossEntropyLoss.__name__
             for key in ('use_sigmoid', 'use_mask', 'avg_non_ignore'):
                 node.pop(key, None)
-        for value in node.values():
-            _rewrite(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            _rewrite(value)
+    return config

@@ -1,4 +1,6 @@
-"""The one reader of per-class numbers (class weights, class frequencies).
+"""Per-class numbers of the losses: the one reader of class weights and
+frequencies, and what OWFL and WCEL derive from the frequencies (as mmseg
+keeps ``get_class_weight`` in ``mmseg/models/losses/utils.py``).
 
 Losses take per-class numbers as a list, or as a file: JSON, or ``.npy``
 read with ``allow_pickle=False``. Nothing else is read: mmseg's
@@ -175,6 +177,108 @@ def _replace_mmseg_get_class_weight() -> None:
             continue
         if hasattr(module, 'get_class_weight'):
             module.get_class_weight = get_class_weight
+
+
+
+CITYSCAPES_FREQUENCY_FILE = osp.join(
+    osp.dirname(__file__), 'cityscapes_class_frequency.json')
+FrequencySource = Union[str, Sequence[float]]
+REDUCTIONS = ('none', 'mean', 'sum')
+FREQUENCY_FIX = ('Count them on your labels with `python '
+                 'tools/class_frequency.py LABEL_DIR --out FILE.json`.')
+
+
+def load_class_frequencies(source: FrequencySource,
+                           num_classes: Optional[int] = None) -> torch.Tensor:
+    """Read per-class pixel frequencies and normalise them to sum to one.
+
+    Args:
+        source (str | Sequence[float]): A list of per-class frequencies (or
+            pixel counts), or a file of them (:func:`read_class_values`): a
+            JSON file holding either a list or a dict with a
+            ``frequencies`` or ``pixel_counts`` list (the format written by
+            ``tools/class_frequency.py``), or a ``.npy`` array. Every entry
+            must be a real number (not a boolean, string, null or list).
+            No other file type is read.
+        num_classes (int, optional): Number of classes the list must have;
+            ``None`` accepts any non-empty list. Default: None.
+
+    Returns:
+        Tensor: Frequencies of shape (C, ), float64, summing to 1.
+
+    Raises:
+        ValueError: If the file is missing, of another type or malformed,
+            an entry is not a number, the number of classes differs, or a
+            frequency is zero, negative or not finite.
+    """
+    values = read_class_values(
+        source, 'Class frequencies', num_classes,
+        keys=('frequencies', 'pixel_counts'), fix=FREQUENCY_FIX)
+    where = f'in {source}' if isinstance(source, (str, os.PathLike)) \
+        else 'given as a list'
+    freqs = torch.tensor(values, dtype=torch.float64)
+    bad = [i for i, f in enumerate(values) if f <= 0]
+    if bad:
+        raise ValueError(
+            f'Class frequencies {where} must be positive and finite; '
+            f'classes {bad} have {[values[i] for i in bad]}. A class '
+            'that never occurs has no defined weight: drop it from the '
+            'label set or give it a small positive frequency.')
+    return freqs / freqs.sum()
+
+
+def enet_class_weights(freqs: torch.Tensor, c: float = 1.02) -> torch.Tensor:
+    """ENet's class weights ``omega_i = 1 / ln(c + f_i)`` (OWFL's eq. 4).
+
+    Args:
+        freqs (Tensor): Normalised class frequencies, shape (C, ), as
+            returned by :func:`load_class_frequencies`.
+        c (float): Must exceed 1 so that every ``ln(c + f_i)`` is positive.
+            Default: 1.02 (ENet's and the paper's).
+
+    Returns:
+        Tensor: Weights of shape (C, ), same dtype as ``freqs``.
+    """
+    if c <= 1:
+        raise ValueError(f'The class-weight constant c must be > 1, got {c}.')
+    return 1.0 / torch.log(freqs + c)
+
+
+def owfl_alpha_gamma(freqs: torch.Tensor,
+                     c: float = 1.02) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Per-class balance and focusing factors of OWFL (paper eqs. 4-6).
+
+    ``omega_i = 1 / ln(f_i + c)``, ``alpha_i = omega_i / max_j omega_j`` and
+    ``gamma_i = floor(log10(f_i / min_j f_j))``, the order of magnitude of a
+    class's frequency relative to the rarest class.
+
+    Args:
+        freqs (Tensor): Normalised class frequencies, shape (C, ).
+        c (float): The constant of eq. 4; must exceed 1 so that every
+            ``ln(f_i + c)`` is positive. Default: 1.02.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``alpha`` (C, ) in (0, 1] and integer-valued
+        ``gamma`` (C, ), both float32.
+    """
+    omega = enet_class_weights(freqs, c)
+    alpha = omega / omega.max()
+    # A tiny tolerance keeps exact powers of ten (ratio 10.0) at their order.
+    gamma = torch.floor(torch.log10(freqs / freqs.min()) + 1e-9)
+    return alpha.float(), gamma.float()
+
+
+def check_reduction(reduction: Optional[str], allow_none: bool) -> None:
+    """Raise a ValueError unless ``reduction`` is one of :data:`REDUCTIONS`.
+
+    Args:
+        reduction (str | None): The value to check.
+        allow_none (bool): Whether ``None`` (no override) is allowed.
+    """
+    if reduction in REDUCTIONS or (allow_none and reduction is None):
+        return
+    raise ValueError(
+        f'reduction must be one of {REDUCTIONS}, got {reduction!r}.')
 
 
 _replace_mmseg_get_class_weight()

@@ -22,10 +22,9 @@ location of every output file (symbolic links resolved) is checked before it
 is written.
 
 Example:
-    >>> from mmseg_affnet.datasets.patches import make_patches
+    >>> from mmseg_affnet.datasets.makers import make_patches
     >>> make_patches('data/cityscapes', 'data/cityscapes_patches')
 """
-import json
 import math
 import os
 import os.path as osp
@@ -33,14 +32,14 @@ from functools import partial
 from typing import Dict, List, Tuple
 
 import cv2
-import numpy as np
 from mmengine.utils import scandir
 
-from ..utils.io import atomic_write_bytes, atomic_write_text
-from ._progress import map_with_progress
+from ...utils.image import read_image, write_png
+from .._progress import map_with_progress
+from ..layout import (CITYSCAPES_IMG_SUFFIX as IMG_SUFFIX,
+                      CITYSCAPES_SEG_MAP_SUFFIX as SEG_MAP_SUFFIX)
+from .manifest import read_manifest, write_manifest
 
-IMG_SUFFIX = '_leftImg8bit.png'
-SEG_MAP_SUFFIX = '_gtFine_labelTrainIds.png'
 MANIFEST_NAME = 'patches_manifest.json'
 MANIFEST_VERSION = 1
 
@@ -214,12 +213,12 @@ def refuse_source_target(path: str, src_root: str) -> None:
             'folder, or choose another OUT_ROOT.')
 
 
-def _read(path: str) -> np.ndarray:
-    array = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if array is None:
-        raise OSError(f'Could not read {path}: it is empty, truncated or not '
-                      'an image. Restore it from the Cityscapes archive.')
-    return array
+def _read(path: str):
+    try:
+        return read_image(path, cv2.IMREAD_UNCHANGED)
+    except ValueError as err:
+        raise OSError(f'{err} Restore it from the Cityscapes archive.') \
+            from None
 
 
 def cut_sample(sample: Tuple[str, str], src_root: str, out_root: str,
@@ -260,11 +259,7 @@ def cut_sample(sample: Tuple[str, str], src_root: str, out_root: str,
         raise ValueError(f'{image_path}: {err}') from err
     for i, kind, path in missing:
         y, x = boxes[i]
-        ok, encoded = cv2.imencode('.png',
-                                   arrays[kind][y:y + patch, x:x + patch])
-        if not ok:
-            raise OSError(f'Could not encode {path} as PNG.')
-        atomic_write_bytes(path, encoded.tobytes())
+        write_png(path, arrays[kind][y:y + patch, x:x + patch])
     return len(missing)
 
 
@@ -287,11 +282,10 @@ def check_roots(src_root: str, out_root: str) -> None:
 
 def _read_manifest(out_root: str) -> Dict:
     path = osp.join(out_root, MANIFEST_NAME)
-    if not osp.isfile(path):
-        return dict(version=MANIFEST_VERSION, splits={})
     try:
-        with open(path) as f:
-            manifest = json.load(f)
+        manifest = read_manifest(path)
+        if manifest is None:
+            return dict(version=MANIFEST_VERSION, splits={})
         if not isinstance(manifest.get('splits'), dict):
             raise ValueError('no "splits" entry')
     except (ValueError, AttributeError) as err:
@@ -392,8 +386,7 @@ def make_patches(src_root: str,
     manifest = check_manifest(out_root, split, params)
     # Recorded before cutting, so that an interrupted run is resumed only
     # with the same parameters.
-    atomic_write_text(manifest_path, json.dumps(manifest, indent=2),
-                      overwrite=True)
+    write_manifest(manifest_path, manifest)
     cut = partial(cut_sample, src_root=src_root, out_root=out_root,
                   patch=patch, per_image=per_image)
     written = map_with_progress(cut, samples, nproc, progress)

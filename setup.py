@@ -1,4 +1,14 @@
+import os
+import os.path as osp
+import shutil
+import sys
+
 from setuptools import find_packages, setup
+
+#: What an installed package ships in ``mmseg_affnet/.mim``, as every
+#: OpenMMLab package does: mmengine resolves ``mmseg_affnet::<config>``
+#: there, and the tools run from it.
+MIM_FILES = ('configs', 'tools', 'model-index.yml')
 
 
 def read_requirements(path):
@@ -9,6 +19,36 @@ def read_requirements(path):
         ]
 
 
+def add_mim_extension():
+    """Put ``configs/``, ``tools/`` and ``model-index.yml`` into
+    ``mmseg_affnet/.mim``: links for an editable install, copies for a
+    wheel or sdist (mmseg's ``setup.py`` does the same). The repository's
+    own folders stay the source of truth; ``.mim`` is git-ignored."""
+    if {'develop', 'editable_wheel'} & set(sys.argv):
+        mode = 'symlink'
+    elif {'sdist', 'bdist_wheel', 'build', 'install'} & set(sys.argv):
+        mode = 'copy'
+    else:
+        return
+    repo = osp.dirname(osp.abspath(__file__))
+    mim = osp.join(repo, 'mmseg_affnet', '.mim')
+    os.makedirs(mim, exist_ok=True)
+    for name in MIM_FILES:
+        source, target = osp.join(repo, name), osp.join(mim, name)
+        if osp.islink(target) or osp.isfile(target):
+            os.remove(target)
+        elif osp.isdir(target):
+            shutil.rmtree(target)
+        if mode == 'symlink':
+            os.symlink(osp.relpath(source, mim), target)
+        elif osp.isdir(source):
+            shutil.copytree(source, target,
+                            ignore=shutil.ignore_patterns('__pycache__'))
+        else:
+            shutil.copyfile(source, target)
+
+
+add_mim_extension()
 setup(
     name='mmseg-affnet',
     version='0.1.0',
@@ -17,7 +57,13 @@ setup(
     long_description=open('README.md').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['mmseg_affnet', 'mmseg_affnet.*']),
-    package_data={'mmseg_affnet': ['models/losses/*.json']},
+    package_data={
+        'mmseg_affnet': [
+            'models/losses/*.json', '.mim/model-index.yml', '.mim/tools/*',
+            '.mim/configs/*.py', '.mim/configs/*/*.py',
+            '.mim/configs/*/*/*.py'
+        ]
+    },
     python_requires='>=3.8',
     install_requires=['torch>=2.0'] +
     read_requirements('requirements/runtime.txt'),

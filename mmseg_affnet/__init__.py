@@ -3,5 +3,9 @@ from .models import *  # noqa: F401,F403
 from .datasets import *  # noqa: F401,F403
 from .engine import *  # noqa: F401,F403
 from .evaluation import *  # noqa: F401,F403
+from . import registry  # noqa: F401
+from .utils.mim import register_package_configs
+
+register_package_configs()
 
 __version__ = '0.1.0'

@@ -259,7 +259,7 @@ FLOORS = {
     'apis': 3,
     'analysis': 2, 'deploy': 2, 'engine': 2,
     'datasets': 1, 'evaluation': 1,
-    'models': 0, 'utils': 0,
+    'models': 0, 'registry': 0, 'utils': 0,
 }
 PACKAGE = 'mmseg_affnet'
 

@@ -21,15 +21,14 @@ from typing import Sequence
 
 from mmseg_affnet.apis.demo import run_demo
 from mmseg_affnet.engine.cli import add_cfg_options_argument
-from mmseg_affnet.utils import add_debug_argument, reported_errors
+from mmseg_affnet.utils import (add_debug_argument, config_file,
+                                reported_errors)
 
-CONFIGS = osp.join(
-    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs')
 # --dataset: (config, work dir, data root)
 DEFAULTS = {
-    'demo': (osp.join(CONFIGS, 'affnet_demo.py'), 'work_dirs/affnet_demo',
+    'demo': (config_file('affnet_demo.py'), 'work_dirs/affnet_demo',
              'data/demo_cityscapes'),
-    'camvid': (osp.join(CONFIGS, 'camvid', 'affnet_camvid_cpu.py'),
+    'camvid': (config_file('camvid/affnet_camvid_cpu.py'),
                'work_dirs/affnet_camvid_cpu', 'data/camvid'),
 }
 

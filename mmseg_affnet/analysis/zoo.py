@@ -3,11 +3,12 @@ real-time segmentors, by name."""
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from ..utils.mim import config_file
+
 REFERENCE = 'AFFNet'
 DEFAULT_DEPLOY_MODELS = (REFERENCE, 'Fast-SCNN')
 MODEL_ZOO: Dict[str, str] = {
-    REFERENCE: osp.join(REPO_ROOT, 'configs', 'affnet_cityscapes.py'),
+    REFERENCE: config_file('affnet_cityscapes.py'),
     'Fast-SCNN': 'mmseg::fastscnn/fast_scnn_8xb4-160k_cityscapes-512x1024.py',
     'BiSeNetV2':
     'mmseg::bisenetv2/bisenetv2_fcn_4xb4-160k_cityscapes-1024x1024.py',

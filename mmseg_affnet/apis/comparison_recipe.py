@@ -30,10 +30,10 @@ from typing import Dict, Optional, Sequence
 from mmengine.config import Config
 
 from ..analysis import MODEL_ZOO, REFERENCE
-from ..analysis.zoo import REPO_ROOT
 from ..engine import PreciseBNHook
 from ..models.losses import use_ignore_safe_class_weighted_ce
 from ..utils.config import load_config, without_pretrained
+from ..utils.mim import config_file
 from ..utils.io import atomic_write_text
 
 #: Every model the comparison knows: the benchmark's zoo and SPSSNet. AFFNet
@@ -41,17 +41,14 @@ from ..utils.io import atomic_write_text
 #: AFFNet row of the paper's tables.
 COMPARISON_MODELS: Dict[str, str] = {
     **MODEL_ZOO,
-    REFERENCE: osp.join(REPO_ROOT, 'configs',
-                        'affnet_fine-only_cityscapes.py'),
-    'SPSSNet': osp.join(REPO_ROOT, 'configs', 'comparisons',
-                        'spssnet_cityscapes.py'),
+    REFERENCE: config_file('affnet_fine-only_cityscapes.py'),
+    'SPSSNet': config_file('comparisons/spssnet_cityscapes.py'),
 }
 #: The recipe of each dataset: an AFFNet config whose everything-but-model
 #: every model shares.
 RECIPES: Dict[str, str] = {
-    'demo': osp.join(REPO_ROOT, 'configs', 'affnet_demo.py'),
-    'cityscapes': osp.join(REPO_ROOT, 'configs',
-                           'affnet_fine-only_cityscapes.py'),
+    'demo': config_file('affnet_demo.py'),
+    'cityscapes': config_file('affnet_fine-only_cityscapes.py'),
 }
 #: What the comparison changes in a recipe. Demo: 10 epochs instead of the
 #: demo's 15, so that all nine models train in about 30 minutes on a 2-core

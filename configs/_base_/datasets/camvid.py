@@ -7,9 +7,10 @@ custom_imports = dict(imports=['mmseg_affnet'], allow_failed_imports=False)
 dataset_type = 'CamVidDataset'
 data_root = 'data/camvid'
 # OWFL class frequencies of the train split (tools/class_frequency.py),
-# shipped beside the Cityscapes file; the loss and the metric read them.
-class_frequencies = ('{{ fileDirname }}/../../../mmseg_affnet/models/losses/'
-                     'camvid_class_frequency.json')
+# shipped in the package (mmseg_affnet/models/losses/camvid_class_frequency
+# .json) and named, so that the config works installed; the loss and the
+# metric read them.
+class_frequencies = 'camvid'
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),

@@ -182,6 +182,14 @@ def _replace_mmseg_get_class_weight() -> None:
 
 CITYSCAPES_FREQUENCY_FILE = osp.join(
     osp.dirname(__file__), 'cityscapes_class_frequency.json')
+CAMVID_FREQUENCY_FILE = osp.join(osp.dirname(__file__),
+                                 'camvid_class_frequency.json')
+#: The frequency files shipped with the package, by name: a config gives
+#: ``class_frequencies='camvid'``, valid wherever the package is installed.
+SHIPPED_FREQUENCIES = {
+    'cityscapes': CITYSCAPES_FREQUENCY_FILE,
+    'camvid': CAMVID_FREQUENCY_FILE,
+}
 FrequencySource = Union[str, Sequence[float]]
 REDUCTIONS = ('none', 'mean', 'sum')
 FREQUENCY_FIX = ('Count them on your labels with `python '
@@ -194,7 +202,9 @@ def load_class_frequencies(source: FrequencySource,
 
     Args:
         source (str | Sequence[float]): A list of per-class frequencies (or
-            pixel counts), or a file of them (:func:`read_class_values`): a
+            pixel counts), a name of :data:`SHIPPED_FREQUENCIES`
+            (``'cityscapes'``, ``'camvid'``), or a file of them
+            (:func:`read_class_values`): a
             JSON file holding either a list or a dict with a
             ``frequencies`` or ``pixel_counts`` list (the format written by
             ``tools/class_frequency.py``), or a ``.npy`` array. Every entry
@@ -211,6 +221,8 @@ def load_class_frequencies(source: FrequencySource,
             an entry is not a number, the number of classes differs, or a
             frequency is zero, negative or not finite.
     """
+    if isinstance(source, str):
+        source = SHIPPED_FREQUENCIES.get(source, source)
     values = read_class_values(
         source, 'Class frequencies', num_classes,
         keys=('frequencies', 'pixel_counts'), fix=FREQUENCY_FIX)

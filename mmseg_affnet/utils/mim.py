@@ -1,0 +1,99 @@
+"""The configs and tools shipped with the package, and ``mmseg_affnet::``
+config paths in mmengine.
+
+As in every OpenMMLab package, an installed ``mmseg_affnet`` holds copies of
+the repository's ``configs/`` and ``tools/`` in ``mmseg_affnet/.mim/``
+(``setup.py`` writes them when it builds; an editable install links them).
+In a source checkout without ``.mim`` the repository's own folders are used.
+
+mmengine resolves ``package::path`` (``_base_`` entries,
+:func:`mmengine.hub.get_config`) only for the packages of its fixed
+``MODULE2PACKAGE`` table and only for paths with a folder
+(open-mmlab/mmengine#1410; the fix, #1411, was closed unmerged).
+:func:`register_package_configs`, run when the package is imported, teaches
+it ``mmseg_affnet::<path>`` by wrapping the two private helpers mmengine's
+config and hub modules call; other packages are resolved as before. It goes
+when mmengine resolves any installed package's ``.mim/configs``.
+"""
+import os.path as osp
+from typing import Callable, Tuple
+
+PACKAGE = 'mmseg_affnet'
+PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
+MIM_DIR = osp.join(PACKAGE_DIR, '.mim')
+
+
+def shipped_folder(name: str) -> str:
+    """The package's ``.mim/<name>`` folder, or the source checkout's
+    ``<name>`` folder when the package is not built (no ``.mim``).
+
+    Args:
+        name (str): 'configs' or 'tools'.
+
+    Returns:
+        str: The folder (it may not exist in a broken install).
+    """
+    mim = osp.join(MIM_DIR, name)
+    checkout = osp.join(osp.dirname(PACKAGE_DIR), name)
+    return mim if osp.isdir(mim) or not osp.isdir(checkout) else checkout
+
+
+def config_file(path: str) -> str:
+    """The file of a config shipped with the package.
+
+    Args:
+        path (str): Path under ``configs/``, e.g.
+            ``'affnet_cityscapes.py'`` or ``'mmseg_affnet::affnet_demo.py'``.
+
+    Returns:
+        str: The config file's absolute path.
+    """
+    return osp.join(shipped_folder('configs'),
+                    path.split('::', 1)[1] if '::' in path else path)
+
+
+def _own_package_first(upstream: Callable[[str], Tuple[str, str]]
+                       ) -> Callable[[str], Tuple[str, str]]:
+
+    def get_package_and_cfg_path(cfg_path: str) -> Tuple[str, str]:
+        package, separator, path = cfg_path.partition('::')
+        if separator and package == PACKAGE:
+            return PACKAGE, path
+        return upstream(cfg_path)
+
+    get_package_and_cfg_path.upstream = upstream
+    return get_package_and_cfg_path
+
+
+def _own_installed_path(upstream: Callable[[str], str]
+                        ) -> Callable[[str], str]:
+
+    def get_installed_path(package: str) -> str:
+        # ``.mim`` is looked up under the returned folder.
+        if package == PACKAGE:
+            return osp.dirname(MIM_DIR) if osp.isdir(MIM_DIR) else \
+                _checkout_as_package()
+        return upstream(package)
+
+    get_installed_path.upstream = upstream
+    return get_installed_path
+
+
+def _checkout_as_package() -> str:
+    raise FileNotFoundError(
+        f'{PACKAGE_DIR} has no .mim folder of configs: mmseg_affnet:: paths '
+        'need an installed package (pip install .) or an editable one (pip '
+        'install -e .); in a source checkout use configs/... paths.')
+
+
+def register_package_configs() -> None:
+    """Let mmengine resolve ``mmseg_affnet::<path>`` (idempotent)."""
+    from mmengine.config import config as config_module
+    from mmengine.hub import hub as hub_module
+    for module in (config_module, hub_module):
+        if not hasattr(module._get_package_and_cfg_path, 'upstream'):
+            module._get_package_and_cfg_path = _own_package_first(
+                module._get_package_and_cfg_path)
+        if not hasattr(module.get_installed_path, 'upstream'):
+            module.get_installed_path = _own_installed_path(
+                module.get_installed_path)

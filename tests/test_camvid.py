@@ -1,4 +1,4 @@
-"""CamVid (issue 18): the dataset on a generated SegNet-layout fixture
+"""CamVid: the dataset on a generated SegNet-layout fixture
 (pairing, void ignored without converted copies, every bad input named),
 the shipped OWFL frequencies and gamma groups, the configs' data paths, the
 CamVid demo, and the real data in ../shared/data/camvid when it is there."""

@@ -134,7 +134,7 @@ def test_cli_rejects_an_unknown_model():
     assert 'invalid choice' in process.stderr
 
 
-# ----------------------------- issue 16.5: only the tool's own summaries ---
+# ------------------------------------------ only the tool's own summaries ---
 ROW = dict(model='AFFNet', mIoU=50.0, mIoU_gamma0=40.0, mIoU_gamma1=50.0,
            mIoU_gamma2=60.0, aAcc=90.0, params_m=1.65, gmacs=1.0,
            latency_median_ms=3.0, train_seconds=60.0, config='c.py',

@@ -88,8 +88,7 @@ def test_demo_dataset_is_deterministic_by_seed(tmp_path):
     assert len(mismatch) == len(files)
 
 
-# Pixel digests of the generator as it was when the demo's mIoU was
-# measured (tools/make_demo_dataset.py before it moved into the package).
+# Pixel digests of the data the demo's mIoU was measured on (README).
 # If the drawing changes on purpose, bump GENERATOR_VERSION and update them.
 DEMO_PIXEL_DIGESTS = {
     'gtFine/train/synthburg/synthburg_000000_000000_gtFine_labelTrainIds.png':
@@ -500,7 +499,7 @@ def test_class_frequency_cli(tmp_path, capsys):
 
 @pytest.mark.parametrize('link', ['same', 'symlink', 'hardlink'])
 def test_class_frequency_never_overwrites_one_of_its_labels(tmp_path, link):
-    """Issue 16.6: no option, --force included, replaces an input."""
+    """No option, --force included, replaces an input."""
     labels = tmp_path / 'labels'
     label = labels / 'sub' / 'a_gtFine_labelTrainIds.png'
     write_label(label, [0, 1, 2] * 4)

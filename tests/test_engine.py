@@ -276,8 +276,8 @@ def test_stage_two_starts_from_the_stage_one_checkpoint(trained, tmp_path,
 
 
 def test_class_counts_are_checked_before_testing(trained, tmp_path):
-    # Issue 16: a checkpoint of a 10-class head, tested on the 19-class data
-    # with the config's head set to 10 classes, gave a 19-class table.
+    # A checkpoint of a 10-class head, tested on the 19-class data with the
+    # config's head set to 10 classes, must not give a 19-class table.
     config, _ = trained
     cfg = _test_config(config, str(tmp_path / 'test'), 'engine_test_10')
     cfg.model.decode_head.num_classes = 10

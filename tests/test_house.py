@@ -1,5 +1,5 @@
-"""Issue 10's house rules: stock configs that mmseg's own tools run, no
-import-path edits, thin tools."""
+"""The house rules: stock configs that mmseg's own tools run, no
+import-path edits, thin tools, imports only down the package's floors."""
 import ast
 import os
 import os.path as osp
@@ -24,7 +24,7 @@ MODEL_BASE = osp.join(CONFIGS_DIR, '_base_', 'models', 'affnet.py')
 SYS_PATH = 'sys' + '.path'
 # mmseg's own tools/train.py and test.py have 104 and 123 lines.
 MAX_TOOL_LINES = 120
-# Issue 10 measured 2.6k lines of tools; "well under half" of that.
+# Thin tools: well under half of the 2.6k lines the tools once had.
 MAX_TOOLS_TOTAL_LINES = 1000
 TOOL_ENTRY_POINTS = {'parse_args', 'main'}
 
@@ -211,7 +211,7 @@ def test_mmseg_own_tools_train_resume_and_test_the_demo_config(tmp_path):
     assert 'mIoU:' in tested.stdout + tested.stderr
 
 
-# Issue 15.4: every tool that reads a config takes mmseg's --cfg-options, and
+# Every tool that reads a config takes mmseg's --cfg-options, and
 # the override reaches the config the tool works with. Each override makes
 # the tool fail early, naming the overridden value.
 SENTINEL = 'Sentinel15x4'

@@ -239,7 +239,7 @@ def test_label_check_lets_unlabelled_images_through():
                    seg_map_path='x_labelIds.png'))
 
 
-# -------------------------------- issue 16.7: devices and outputs, one line --
+# ----------------------------------------- devices and outputs, one line --
 @pytest.mark.parametrize('device,needle', [
     ('foo', "--device 'foo' is not a device; use cpu, cuda or cuda:N"),
     ('cuda', '--device cuda: '),

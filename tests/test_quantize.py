@@ -186,7 +186,7 @@ def test_quantize_tool_from_an_onnx_file(setup, tmp_path):
     assert osp.isfile(out)
 
 
-# ---------------------- issue 16.6/16.7: inputs kept, errors in one line --
+# ------------------------------------ inputs kept, errors in one line --
 def test_quantize_names_a_folder_or_a_non_onnx_file(setup, tmp_path):
     png = tmp_path / 'picture.png'
     cv2.imwrite(str(png), np.zeros((8, 8, 3), np.uint8))

@@ -147,7 +147,7 @@ default_hooks = dict(
         # again (20) and epoch 3 (15 < 20) do not replace it.
         ('epoch_2.pth:2', '10,20', 'best_mIoU_epoch_2.pth', '20,15',
          ('best_mIoU_epoch_2.pth', 20.0)),
-        # Issue 16: killed while writing the best of the last epoch (1.82 >
+        # Killed while writing the best of the last epoch (1.82 >
         # 1.55): no epoch is left to train, and the resumed run still
         # validates epoch 3 and makes it the best.
         ('best_mIoU_epoch_3.pth:1', '1.55,1.2,1.82', 'best_mIoU_epoch_1.pth',
@@ -183,7 +183,7 @@ def test_kill_while_saving_the_best_keeps_the_best(tmp_path, demo_root,
     assert runtime_info['pending_validation'] is None
 
 
-# Same architecture, another loss and learning rate (issue 16).
+# Same architecture, another loss and learning rate.
 OTHER_TRAINING = """
 _base_ = ['./tiny.py']
 model = dict(decode_head=dict(

@@ -1,4 +1,4 @@
-"""Issue 11: no entry point runs code from a checkpoint, every bad
+"""No entry point runs code from a checkpoint, every bad
 checkpoint is named with its fix, and no output a user has is overwritten."""
 import json
 import os
@@ -332,7 +332,7 @@ def test_missing_config_is_a_clean_error(tmp_path, tool):
     assert 'Traceback' not in result.stderr
 
 
-# ------------------------------------- issue 16.1: class weights and counts --
+# ------------------------------------------------ class weights and counts --
 def _code_running_files(folder, marker):
     """A pickle, a YAML file and a pickled .npy whose loading runs code."""
     pickled = osp.join(folder, 'weights.pkl')
@@ -414,7 +414,7 @@ def test_class_frequencies_of_the_wrong_length_are_refused(tmp_path):
         load_class_frequencies(str(path))
 
 
-# --------------------- issue 16.7: one line per error, traceback on request --
+# ------------------------------ one line per error, traceback on request --
 def _no_traceback(message: str) -> str:
     assert message.startswith('error: '), message
     assert 'Traceback' not in message and '\n  File ' not in message, message

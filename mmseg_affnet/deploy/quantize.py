@@ -42,21 +42,15 @@ from ..utils.io import atomic_write_bytes, refuse_existing, refuse_inputs
 from .onnx import INPUT_NAME, _path_of, export_onnx
 
 PathLike = Union[str, Path]
-# Entropy is left out on purpose: through ``quantize_static`` (onnxruntime
-# 1.32) it histograms into 128 bins for 128 quantized bins, so its KL search
-# has one candidate, the full range, and it wrote a model byte-identical to
-# MinMax's on the demo model.
+# Not Entropy: in onnxruntime 1.32 its KL search has a single candidate, so
+# it equals MinMax (README, "INT8 accuracy on the demo model").
 CALIBRATION_METHODS = {
     'minmax': CalibrationMethod.MinMax,
     'percentile': CalibrationMethod.Percentile,
 }
 DEFAULT_METHOD = 'minmax'
-# Operators left in fp32 by default, by measurement (AFFNet, 512x1024, 2
-# threads, onnxruntime's profiler and interleaved timing): quantized, the
-# adaptive pooling's AveragePool took 8.9 ms per run against under 1.8 ms
-# in fp32, and uint8 Resize (bilinear upsampling, incl. the final one to
-# the input size) was no faster than fp32 while adding Q/DQ around it.
-# Leaving both out took AFFNet INT8 from 87 to 76 ms.
+# Left in fp32: quantized, they run slower or no faster and add Q/DQ nodes
+# (README, "Benchmarks and deployment").
 FP32_OP_TYPES = ('AveragePool', 'Resize')
 DEFAULT_OP_TYPES = tuple(sorted(set(QDQRegistry) - set(FP32_OP_TYPES)))
 

@@ -19,8 +19,9 @@ from mmseg.utils import register_all_modules
 
 import mmseg_affnet  # noqa: F401  (registers the models and losses)
 from mmseg_affnet.models.losses import ClassWeightedCrossEntropyLoss
+from tests.utils.tools import CONFIGS_DIR
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs'
+CONFIG_DIR = Path(CONFIGS_DIR)
 ALL_CONFIGS = sorted(
     path for path in CONFIG_DIR.rglob('*.py')
     if '_base_' not in path.relative_to(CONFIG_DIR).parts)

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from _tools import CONFIGS_DIR, REPO_ROOT, TOOLS_DIR, tool_error
-from _train_helpers import (make_demo_data, run_tool, tool_env,
+from tests.utils.tools import CONFIGS_DIR, REPO_ROOT, TOOLS_DIR, tool_error
+from tests.utils.training import (make_demo_data, run_tool, tool_env,
                             wait_for_checkpoint)
 
 MMSEG_TOOLS = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools')

@@ -15,8 +15,8 @@ import torch
 from mmseg.registry import MODELS
 from PIL import Image
 
-from _tools import tool_error, tool_main
-from _train_helpers import (build_tiny_runner, make_demo_data, run_tool,
+from tests.utils.tools import tool_error, tool_main
+from tests.utils.training import (build_tiny_runner, make_demo_data, run_tool,
                             tool_command, train_command, write_tiny_config)
 from mmseg_affnet.apis import init_segmentor
 from mmseg_affnet.engine.checkpoint import load_checkpoint

@@ -1,0 +1,192 @@
+"""The comparison flow on tiny data: one recipe, results, summary, rerun."""
+import csv
+import json
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import pytest
+from mmengine.config import Config
+
+from mmseg_affnet.apis import compare
+from mmseg_affnet.apis.compare import run_comparison
+from mmseg_affnet.apis.comparison_recipe import (COMPARISON_MODELS,
+                                                 comparison_config,
+                                                 load_recipe,
+                                                 select_comparison_models)
+from mmseg_affnet.engine.precise_bn import PreciseBNHook
+
+from tests.utils.tools import TOOLS_DIR
+
+# One iteration per model: 2 training images in one batch of 2, one epoch.
+TINY = {
+    'demo_dataset.num_train': 2,
+    'demo_dataset.num_val': 2,
+    'train_dataloader.batch_size': 2,
+    'train_cfg.max_epochs': 1,
+    'train_cfg.val_interval': 1,
+}
+
+
+def tiny_run(tmp_path, models, **kwargs):
+    return run_comparison(
+        models, str(tmp_path / 'work'), data_root=str(tmp_path / 'data'),
+        cfg_options=TINY, precise_bn_samples=2, warmup=0, iters=1, **kwargs)
+
+
+def test_two_models_one_iteration_each_then_a_rerun_skips_them(
+        tmp_path, monkeypatch):
+    rows, paths = tiny_run(tmp_path, ['Fast-SCNN', 'AFFNet'])
+    assert [row['model'] for row in rows] == ['AFFNet', 'Fast-SCNN']
+    work = tmp_path / 'work'
+    for row in rows:
+        result = json.loads((work / row['model'] / 'result.json').read_text())
+        assert result['model'] == row['model']
+        assert 0 <= result['mIoU'] <= 100
+        assert set(result) >= {'mIoU_gamma0', 'mIoU_gamma1', 'mIoU_gamma2',
+                               'params_m', 'gmacs', 'train_seconds',
+                               'class_iou'}
+        assert len(result['class_iou']) == 19
+        assert result['eval_size'] == [128, 256]
+        assert row['latency_median_ms'] > 0
+        assert (work / row['model'] / 'epoch_1.pth').is_file()
+        # the written config trains exactly this model with the recipe
+        cfg = Config.fromfile(result['config'])
+        assert cfg.train_cfg.max_epochs == 1
+        assert cfg.custom_hooks[-1]['type'] == 'PreciseBNHook'
+    # Fast-SCNN has fewer parameters than AFFNet (1.40 M vs 1.65 M)
+    assert rows[1]['params_m'] < rows[0]['params_m']
+
+    table = open(paths['md']).read()
+    assert re.search(r'^\| AFFNet +\|', table, re.M)
+    assert re.search(r'^\| Fast-SCNN +\|', table, re.M)
+    with open(paths['csv']) as file:
+        records = list(csv.DictReader(file))
+    assert [r['model'] for r in records] == ['AFFNet', 'Fast-SCNN']
+    assert 'IoU.road' in records[0] and 'IoU.bicycle' in records[0]
+    assert float(records[0]['mIoU']) == rows[0]['mIoU']
+    with open(paths['png'], 'rb') as file:
+        assert file.read(8) == b'\x89PNG\r\n\x1a\n'
+
+    # A rerun trains nothing: the results are read back.
+    def no_training(*args, **kwargs):
+        raise AssertionError('a finished model was trained again')
+
+    monkeypatch.setattr(compare, 'train_and_evaluate', no_training)
+    stamp = (work / 'AFFNet' / 'result.json').stat().st_mtime_ns
+    rerun_rows, _ = tiny_run(tmp_path, ['AFFNet', 'Fast-SCNN'])
+    assert [r['mIoU'] for r in rerun_rows] == [r['mIoU'] for r in rows]
+    assert (work / 'AFFNet' / 'result.json').stat().st_mtime_ns == stamp
+
+    # Another recipe in the same work dir is refused, nothing is trained.
+    with pytest.raises(FileExistsError, match='another config'):
+        run_comparison(['AFFNet'], str(work),
+                       data_root=str(tmp_path / 'data'),
+                       cfg_options=dict(TINY, **{'train_cfg.max_epochs': 2}))
+
+
+def test_every_model_gets_the_recipe_and_only_its_model(tmp_path):
+    recipe = load_recipe('demo', 'data/x')
+    configs = {
+        name: comparison_config(recipe, config, str(tmp_path / name))
+        for name, config in COMPARISON_MODELS.items()
+    }
+    affnet = configs['AFFNet']
+    for name, cfg in configs.items():
+        for key in ('train_dataloader', 'val_dataloader', 'optim_wrapper',
+                    'param_scheduler', 'train_cfg', 'val_evaluator',
+                    'default_hooks', 'custom_hooks'):
+            assert cfg[key] == affnet[key], (name, key)
+        assert cfg.model.data_preprocessor == recipe.model.data_preprocessor
+        assert 'Pretrained' not in str(cfg.model)
+        assert cfg.load_from is None
+        # no CE with a class_weight left (it fails on ignored pixels)
+        assert "'type': 'CrossEntropyLoss', 'class_weight'" not in str(
+            cfg.model.to_dict())
+    assert configs['Fast-SCNN'].model.backbone.type == 'FastSCNN'
+    assert configs['SPSSNet'].model.decode_head.type == 'SPMHead'
+    affnet_model = Config.fromfile(COMPARISON_MODELS['AFFNet']).model
+    affnet_model.data_preprocessor = recipe.model.data_preprocessor
+    assert affnet.model == affnet_model
+    hooks = [h['type'] for h in affnet.custom_hooks]
+    assert hooks.count(PreciseBNHook.__name__) == 1
+    pipeline = [step['type'] for step in affnet.train_dataloader.dataset.
+                pipeline]
+    assert pipeline.index('GenerateEdge') == pipeline.index(
+        'PackSegInputs') - 1
+
+
+def test_bad_names_are_refused():
+    with pytest.raises(ValueError, match='Unknown models'):
+        select_comparison_models(['AFFNet', 'NoSuchNet'])
+    with pytest.raises(ValueError, match='named twice'):
+        select_comparison_models(['AFFNet', 'AFFNet'])
+    with pytest.raises(ValueError, match='Unknown dataset'):
+        load_recipe('ade20k', 'data')
+
+
+def test_cli_rejects_an_unknown_model():
+    process = subprocess.run(
+        [sys.executable, osp.join(TOOLS_DIR, 'compare.py'), '--models',
+         'NoSuchNet'], capture_output=True, text=True)
+    assert process.returncode == 2
+    assert 'invalid choice' in process.stderr
+
+
+# ------------------------------------------ only the tool's own summaries ---
+ROW = dict(model='AFFNet', mIoU=50.0, mIoU_gamma0=40.0, mIoU_gamma1=50.0,
+           mIoU_gamma2=60.0, aAcc=90.0, params_m=1.65, gmacs=1.0,
+           latency_median_ms=3.0, train_seconds=60.0, config='c.py',
+           checkpoint='e.pth', class_iou={'road': 90.0})
+NOTES = b'# my own notes on the comparison\n'
+
+
+@pytest.mark.parametrize('name', ['comparison.md', 'comparison.csv',
+                                  'comparison.png'])
+def test_summary_never_replaces_a_users_file(tmp_path, name):
+    (tmp_path / name).write_bytes(NOTES)
+
+    with pytest.raises(FileExistsError, match=f'{name} was not written by '
+                       'this tool'):
+        compare.write_summary([ROW], str(tmp_path), 'header')
+
+    assert (tmp_path / name).read_bytes() == NOTES
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_summary_is_regenerated_only_while_it_is_the_tools_own(tmp_path):
+    paths = compare.write_summary([ROW], str(tmp_path), 'first')
+    assert open(paths['md']).read().startswith('first')
+    # A rerun replaces the files it wrote.
+    compare.write_summary([ROW], str(tmp_path), 'second')
+    assert open(paths['md']).read().startswith('second')
+    # Once the user has edited one, it is theirs.
+    with open(paths['md'], 'a') as file:
+        file.write('my conclusion\n')
+    edited = open(paths['md']).read()
+    with pytest.raises(FileExistsError, match='or changed since'):
+        compare.write_summary([ROW], str(tmp_path), 'third')
+    assert open(paths['md']).read() == edited
+    # A record the tool did not write is refused, not trusted.
+    (tmp_path / 'comparison.md').unlink()
+    (tmp_path / 'comparison_files.json').write_text('{"comparison.md": 1}')
+    with pytest.raises(FileExistsError, match='not a record'):
+        compare.write_summary([ROW], str(tmp_path), 'fourth')
+
+
+def test_comparison_refuses_a_users_summary_before_training(
+        tmp_path, monkeypatch):
+    work = tmp_path / 'work'
+    work.mkdir()
+    (work / 'comparison.md').write_bytes(NOTES)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError('trained before the summary was checked')
+
+    monkeypatch.setattr(compare, 'train_and_evaluate', no_training)
+    with pytest.raises(FileExistsError, match='comparison.md was not '
+                       'written by this tool'):
+        tiny_run(tmp_path, ['AFFNet'])
+    assert (work / 'comparison.md').read_bytes() == NOTES
+    assert not (tmp_path / 'data').exists()

@@ -112,3 +112,11 @@ def test_installed_wheel_ships_configs_and_tools(installed_package,
                                           '1651692'], result.stdout
     # the mmseg_affnet scope has its registries (no fallback warnings)
     assert 'Failed to' not in result.stdout + result.stderr
+    # a shipped tool runs from the installed package
+    tool = osp.join(installed_package, 'mmseg_affnet', '.mim', 'tools',
+                    'benchmark.py')
+    shipped = subprocess.run([sys.executable, tool, '--help'],
+                             cwd=str(tmp_path), env=env, capture_output=True,
+                             text=True, timeout=300)
+    assert shipped.returncode == 0 and '--models' in shipped.stdout, \
+        shipped.stderr[-3000:]

@@ -38,6 +38,7 @@ from tqdm import tqdm
 from ..engine.segmentor import init_segmentor
 from ..models.utils import check_input_size
 from ..utils.config import load_config
+from ..utils.io import require_file
 from ..utils.io import atomic_write_bytes, refuse_existing, refuse_inputs
 from .onnx import INPUT_NAME, _path_of, export_onnx
 
@@ -84,14 +85,9 @@ def graph_input_shape(onnx_file: PathLike) -> Tuple[int, int, int, int]:
 
 
 def _read_onnx(path: str) -> onnx.ModelProto:
-    if osp.isdir(path):
-        raise IsADirectoryError(
-            f'ONNX file {path} is a folder; pass the .onnx file written by '
-            'tools/export_onnx.py.')
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'ONNX file {path} does not exist; export one with '
-            'tools/export_onnx.py.')
+    require_file(path, f'ONNX file {path}',
+                 '; pass the .onnx file written by tools/export_onnx.py.',
+                 '; export one with tools/export_onnx.py.')
     try:
         return onnx.load(path, load_external_data=False)
     except Exception as error:  # protobuf's DecodeError and kin

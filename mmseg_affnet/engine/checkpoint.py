@@ -31,6 +31,8 @@ import torch.nn as nn
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from ..utils.io import require_file
+
 MapLocation = Union[str, torch.device, Callable, None]
 _HISTORY_BUFFER_TAG = '__history_buffer__'
 # Magic numbers of torch.save's zip format and of the legacy pickle format.
@@ -64,15 +66,11 @@ def load_checkpoint(filename: str,
             containers.
     """
     path = osp.expanduser(filename)
-    if osp.isdir(path):
-        raise IsADirectoryError(
-            f'Checkpoint {filename} is a folder, not a checkpoint file; pass '
-            'a .pth file (e.g. one of the epoch_*.pth in that folder).')
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'Checkpoint {filename} does not exist.'
-            f'{_pointer_hint(path, for_training)} '
-            'Pass the path of an existing .pth file.')
+    require_file(
+        path, f'Checkpoint {filename}', ', not a checkpoint file; pass a '
+        '.pth file (e.g. one of the epoch_*.pth in that folder).',
+        f'.{_pointer_hint(path, for_training)} Pass the path of an existing '
+        '.pth file.')
     with open(path, 'rb') as file:
         head = file.read(4)
     if not head.startswith((_ZIP_MAGIC, _PICKLE_MAGIC)):

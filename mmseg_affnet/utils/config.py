@@ -14,6 +14,8 @@ from typing import Any, Iterator, Optional, Tuple, Union
 from mmengine.config import Config
 from mmengine.hub import get_config
 
+from .io import require_file
+
 PACKAGE_PREFIX_SEPARATOR = '::'
 
 
@@ -74,15 +76,11 @@ def load_config(config: Union[str, Path, Config],
 def _read_config(config: str) -> Config:
     if PACKAGE_PREFIX_SEPARATOR in config:
         return get_config(config)
-    if osp.isdir(config):
-        raise IsADirectoryError(
-            f'Config {config} is a folder, not a config file; pass a config '
-            'file such as configs/affnet_cityscapes.py.')
-    if not osp.isfile(config):
-        raise FileNotFoundError(
-            f'Config {config} does not exist; pass a config file path (e.g. '
-            'configs/affnet_cityscapes.py) or mmseg::<dir>/<name>.py for a '
-            'config shipped with mmseg.')
+    require_file(
+        config, f'Config {config}', ', not a config file; pass a config '
+        'file such as configs/affnet_cityscapes.py.',
+        '; pass a config file path (e.g. configs/affnet_cityscapes.py) or '
+        'mmseg::<dir>/<name>.py for a config shipped with mmseg.')
     try:
         return Config.fromfile(config)
     except SyntaxError as error:

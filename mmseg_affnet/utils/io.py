@@ -42,6 +42,26 @@ def refuse_existing(paths: Iterable[PathLike], fix: str = '') -> None:
             f'{fix or "Move them away or choose another output."}')
 
 
+def require_file(path: PathLike, name: str, folder_fix: str,
+                 missing_fix: str) -> None:
+    """Raise a clear error unless ``path`` is an existing file.
+
+    Args:
+        path (str | PathLike): The input file.
+        name (str): How the message names it, e.g. ``'Config x.py'``.
+        folder_fix (str): Appended to ``'<name> is a folder'``.
+        missing_fix (str): Appended to ``'<name> does not exist'``.
+
+    Raises:
+        IsADirectoryError: If ``path`` is a folder.
+        FileNotFoundError: If nothing is at ``path``.
+    """
+    if osp.isdir(path):
+        raise IsADirectoryError(f'{name} is a folder{folder_fix}')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{name} does not exist{missing_fix}')
+
+
 @contextmanager
 def atomic_open(path: PathLike,
                 mode: str = 'wb',

@@ -9,6 +9,7 @@ must be gone.
 """
 import glob
 import os.path as osp
+import re
 import socket
 import sys
 
@@ -81,10 +82,9 @@ def test_two_process_cpu_testing_exits_cleanly(config, trained, tmp_path):
 
 
 def _gloo_threads_at_exit(stderr: str) -> list:
-    lines = [line for line in stderr.splitlines()
-             if line.startswith('exit threads of rank')]
-    assert len(lines) == 2, stderr[-3000:]  # one per process
-    return [line for line in lines if 'gloo' in line]
+    threads = dict(re.findall(r'exit threads of rank (\d+): ([^\n]*)', stderr))
+    assert sorted(threads) == ['0', '1'], stderr[-3000:]  # one per process
+    return [names for names in threads.values() if 'gloo' in names]
 
 
 @pytest.mark.parametrize('tool', ['train', 'test'])

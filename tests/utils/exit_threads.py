@@ -17,8 +17,12 @@ def _print_threads() -> None:
     for path in glob.glob('/proc/self/task/*/comm'):
         with open(path) as f:
             names.append(f.read().strip())
-    print(f"exit threads of rank {os.environ.get('RANK', '0')}: "
-          f"{', '.join(sorted(names))}", file=sys.stderr)
+    line = (f"exit threads of rank {os.environ.get('RANK', '0')}: "
+            f"{', '.join(sorted(names))}\n")
+    # One write: the ranks share one stderr pipe, and print() writes the text
+    # and the newline separately, so two ranks' lines could interleave.
+    sys.stderr.flush()
+    os.write(2, line.encode())
 
 
 atexit.register(_print_threads)

@@ -15,6 +15,8 @@ Examples:
     # two models, shorter
     python tools/compare.py --models AFFNet Fast-SCNN \
         --work-dir work_dirs/compare_two --cfg-options train_cfg.max_epochs=2
+    # CamVid, the short CPU recipe (one seed)
+    python tools/compare.py --dataset camvid --data-root ../shared/data/camvid
     # Cityscapes, the paper's fine-only recipe, 4 GPUs
     bash tools/torchrun_local.sh 4 compare.py --dataset cityscapes \
         --launcher pytorch --cfg-options train_dataloader.batch_size=3
@@ -41,10 +43,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--dataset', choices=list(RECIPES), default='demo',
         help='demo: synthetic data (generated if absent), configs/'
         'affnet_demo.py; cityscapes: the fine-only recipe, configs/'
-        'affnet_fine-only_cityscapes.py (default: demo)')
+        'affnet_fine-only_cityscapes.py; camvid: the short CamVid CPU '
+        'recipe, configs/camvid/affnet_camvid_cpu_short.py (default: demo)')
     parser.add_argument(
-        '--data-root', help='dataset folder (default: '
-        f'{DEFAULT_DATA_ROOTS["demo"]} or {DEFAULT_DATA_ROOTS["cityscapes"]})')
+        '--data-root', help='dataset folder (default: ' +
+        ', '.join(f'{root} ({dataset})'
+                  for dataset, root in DEFAULT_DATA_ROOTS.items()) + ')')
     parser.add_argument(
         '--work-dir', help='one sub-folder per model and the comparison '
         'files (default: work_dirs/compare_<dataset>)')

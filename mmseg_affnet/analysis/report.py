@@ -1,5 +1,5 @@
 """Tables, CSV files and scatter plots of measured rows: the one report
-code of the benchmark and the comparison."""
+code of the benchmark, the comparison and the experiments."""
 import csv
 import io
 from dataclasses import dataclass
@@ -51,6 +51,26 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence],
     return buffer.getvalue()
 
 
+def _subplots(count: int, panel_size: Tuple[float, float]):
+    """A figure of ``count`` panels side by side (Agg backend)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt.subplots(1, count,
+                        figsize=(panel_size[0] * count, panel_size[1]),
+                        squeeze=False)
+
+
+def _png(figure) -> bytes:
+    """The figure as PNG (120 dpi); the figure is closed."""
+    import matplotlib.pyplot as plt
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format='png', dpi=120)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
 @dataclass
 class Point:
     """A labelled marker; None leaves size and colour to matplotlib."""
@@ -87,12 +107,7 @@ def scatter_png(panels: Sequence[Panel],
     Returns:
         bytes: The figure as PNG (120 dpi).
     """
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 5),
-                                squeeze=False)
+    figure, axes = _subplots(len(panels), (7, 5))
     for ax, panel in zip(axes[0], panels):
         for point in panel.points:
             ax.scatter(point.x, point.y, s=point.size, color=point.color,
@@ -109,8 +124,45 @@ def scatter_png(panels: Sequence[Panel],
         ax.set_title(panel.title, **({} if panel.title_size is None else
                                      dict(fontsize=panel.title_size)))
         ax.grid(alpha=0.3)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format='png', dpi=120)
-    plt.close(figure)
-    return buffer.getvalue()
+    return _png(figure)
+
+
+@dataclass
+class BarPanel:
+    """Bars with error bars: one value and its spread per label."""
+    labels: Sequence[str]
+    values: Sequence[float]
+    errors: Sequence[float]
+    title: str
+    ylabel: str
+    colors: Optional[Sequence[str]] = None
+
+
+def bars_png(panels: Sequence[BarPanel]) -> bytes:
+    """Bar charts side by side, each bar with its error bar, as PNG.
+
+    The y-axis of each panel starts just below its lowest bar minus its
+    error, so that differences of a point stay visible.
+
+    Args:
+        panels (Sequence[BarPanel]): The charts, left to right (5x4.5 in
+            each).
+
+    Returns:
+        bytes: The figure as PNG (120 dpi).
+    """
+    figure, axes = _subplots(len(panels), (5, 4.5))
+    for ax, panel in zip(axes[0], panels):
+        positions = range(len(panel.labels))
+        ax.bar(positions, panel.values, yerr=panel.errors, capsize=4,
+               color=panel.colors)
+        ax.set_xticks(list(positions))
+        ax.set_xticklabels(panel.labels, rotation=30, ha='right', fontsize=8)
+        low = min(v - e for v, e in zip(panel.values, panel.errors))
+        high = max(v + e for v, e in zip(panel.values, panel.errors))
+        margin = max(1.0, 0.15 * (high - low))
+        ax.set_ylim(max(0.0, low - margin), high + margin)
+        ax.set_ylabel(panel.ylabel)
+        ax.set_title(panel.title, fontsize=9)
+        ax.grid(axis='y', alpha=0.3)
+    return _png(figure)

@@ -37,8 +37,9 @@ from ..utils.config import load_config
 from ..utils.io import (atomic_write_text, check_output_folder,
                         refuse_foreign, write_owned)
 from .comparison_recipe import (COMPARISON_MODELS, DEFAULT_DATA_ROOTS,
-                                RECIPES, comparison_config, load_recipe,
-                                select_comparison_models, write_model_config)
+                                EVAL_SIZES, RECIPES, comparison_config,
+                                load_recipe, select_comparison_models,
+                                write_model_config)
 from .runs import run_training
 
 __all__ = [
@@ -58,7 +59,9 @@ CSV_FIELDS = ('model', 'mIoU', 'mIoU_gamma0', 'mIoU_gamma1', 'mIoU_gamma2',
 
 def train_and_evaluate(name: str, cfg: Config, device: str,
                        launcher: str = 'none',
-                       rank: int = 0) -> Optional[dict]:
+                       rank: int = 0,
+                       size: Optional[Tuple[int, int]] = None
+                       ) -> Optional[dict]:
     """Train one model, then score and count it (rank 0).
 
     Args:
@@ -67,6 +70,10 @@ def train_and_evaluate(name: str, cfg: Config, device: str,
             ``cfg.work_dir/<name>.py``.
         device (str): Device of the evaluation.
         launcher (str): 'none' or 'pytorch'. Default: 'none'.
+        rank (int): This process's rank. Default: 0.
+        size (tuple[int, int], optional): (H, W) at which GMACs are counted
+            (``eval_size`` of the result, also the latency's). Default:
+            None, the model's ``data_preprocessor.size``.
 
     Returns:
         dict | None: The result (see :func:`run_comparison`) on rank 0,
@@ -87,7 +94,7 @@ def train_and_evaluate(name: str, cfg: Config, device: str,
         checkpoint = file.read().strip()
     config = osp.join(work_dir, f'{name}.py')
     metrics = evaluate_checkpoint(config, checkpoint, device)
-    size = tuple(load_config(config).model.data_preprocessor.size)
+    size = tuple(size or load_config(config).model.data_preprocessor.size)
     model = init_segmentor(config, checkpoint)
     return dict(
         model=name, config=config, checkpoint=checkpoint,
@@ -262,10 +269,10 @@ def run_comparison(models: Sequence[str],
     Args:
         models (Sequence[str]): Names of :data:`COMPARISON_MODELS`.
         work_dir (str): The comparison's work dir.
-        dataset (str): 'demo' (synthetic data, generated if absent) or
-            'cityscapes'. Default: 'demo'.
+        dataset (str): 'demo' (synthetic data, generated if absent),
+            'cityscapes' or 'camvid'. Default: 'demo'.
         data_root (str, optional): Dataset folder. Default: ``data/
-            demo_cityscapes`` or ``data/cityscapes``.
+            demo_cityscapes``, ``data/cityscapes`` or ``data/camvid``.
         seed (int): Seed of the data generation and of every training.
             Default: 0.
         launcher (str): 'none' or 'pytorch'. Default: 'none'.
@@ -308,7 +315,7 @@ def run_comparison(models: Sequence[str],
     barrier()  # the data and configs are written before any rank trains
     for name in tqdm(todo, desc='models', unit='model', disable=rank != 0):
         result = train_and_evaluate(name, model_cfgs[name], device,
-                                    launcher, rank)
+                                    launcher, rank, EVAL_SIZES.get(dataset))
         if result is not None:
             atomic_write_text(osp.join(work_dir, name, RESULT_FILE),
                               json.dumps(result, indent=2))

@@ -1,13 +1,17 @@
 """The comparison's recipe: every model trained with the same config but
 its model.
 
-The recipe is an AFFNet config (the demo config on the synthetic data, or the
-paper's fine-only experiment config on Cityscapes). For every model the
+The recipe is an AFFNet config (the demo config on the synthetic data, the
+paper's fine-only experiment config on Cityscapes, or the short CamVid CPU
+config, ``configs/camvid/affnet_camvid_cpu_short.py``). For every model the
 recipe's dataset, pipelines, optimizer, schedule, runtime and hooks are kept
 and only ``model`` is replaced, by the model dict of the model's own config
 (mmseg's shipped config for the zoo models) with:
 
 - the recipe's data preprocessor (normalisation and batch size);
+- the recipe's classes and class frequencies (:func:`adapt_model_to_recipe`:
+  on CamVid every model predicts 11 classes, and class weights are
+  recomputed from CamVid's frequencies);
 - no pretrained weights (every model starts from its own initialisation);
 - ignore-safe class-weighted CE where a config sets a CE ``class_weight``
   (:func:`mmseg_affnet.models.losses.use_ignore_safe_class_weighted_ce`;
@@ -25,14 +29,17 @@ signal. To every training the same two things are added:
 """
 import copy
 import os.path as osp
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
 from ..analysis import MODEL_ZOO, REFERENCE
 from ..engine import PreciseBNHook
-from ..models.losses import use_ignore_safe_class_weighted_ce
-from ..utils.config import load_config, without_pretrained
+from ..models.losses import (ClassWeightedCrossEntropyLoss,
+                             ObjectWeightedFocalLoss, enet_class_weights,
+                             load_class_frequencies,
+                             use_ignore_safe_class_weighted_ce)
+from ..utils.config import iter_dicts, load_config, without_pretrained
 from ..utils.mim import config_file
 from ..utils.io import atomic_write_text
 
@@ -49,6 +56,7 @@ COMPARISON_MODELS: Dict[str, str] = {
 RECIPES: Dict[str, str] = {
     'demo': config_file('affnet_demo.py'),
     'cityscapes': config_file('affnet_fine-only_cityscapes.py'),
+    'camvid': config_file('camvid/affnet_camvid_cpu_short.py'),
 }
 #: What the comparison changes in a recipe. Demo: 10 epochs instead of the
 #: demo's 15, so that all nine models train in about 30 minutes on a 2-core
@@ -62,9 +70,20 @@ RECIPE_OPTIONS: Dict[str, dict] = {
         'default_hooks.checkpoint.interval': 10,
     },
     'cityscapes': {},
+    'camvid': {},
 }
+#: (H, W) at which GMACs and CPU latency are measured where the recipe's
+#: data preprocessor size (its training crop) is not what the network sees
+#: at val: CamVid's val images enter at 1.5x, 540x720.
+EVAL_SIZES: Dict[str, Tuple[int, int]] = {'camvid': (540, 720)}
 DEFAULT_DATA_ROOTS = {'demo': 'data/demo_cityscapes',
-                      'cityscapes': 'data/cityscapes'}
+                      'cityscapes': 'data/cityscapes',
+                      'camvid': 'data/camvid'}
+
+
+#: Losses that read a class-frequency source (``class_frequencies``).
+FREQUENCY_LOSSES = (ObjectWeightedFocalLoss.__name__,
+                    ClassWeightedCrossEntropyLoss.__name__)
 
 
 def select_comparison_models(names: Sequence[str]) -> Dict[str, str]:
@@ -115,6 +134,83 @@ def load_recipe(dataset: str, data_root: str,
     return recipe
 
 
+def recipe_class_frequencies(recipe: Config) -> Optional[object]:
+    """The class-frequency source of a recipe's losses, if it names one.
+
+    Args:
+        recipe (Config): The recipe.
+
+    Returns:
+        The top-level ``class_frequencies`` of the recipe (e.g. ``'camvid'``,
+        a file or a list), else the ``class_frequencies`` of its decode
+        head's first loss that has one, else None.
+    """
+    if recipe.get('class_frequencies') is not None:
+        return recipe.class_frequencies
+    losses = recipe.model.decode_head.get('loss_decode', [])
+    for loss in losses if isinstance(losses, (list, tuple)) else [losses]:
+        if loss.get('class_frequencies') is not None:
+            return loss['class_frequencies']
+    return None
+
+
+def adapt_model_to_recipe(model: dict, recipe: Config) -> dict:
+    """Point a model config's class-dependent settings at the recipe's
+    dataset.
+
+    The models' own configs are Cityscapes configs. For a recipe of another
+    dataset (CamVid: 11 classes):
+
+    - every head that predicts as many classes as the decode head (not,
+      e.g., STDC's 2-class detail head) predicts the recipe's classes;
+    - a class-weight list of the old class count (CGNet's CE, PIDNet's and
+      DDRNet's OHEM CE) becomes ENet's weights of the recipe's class
+      frequencies (:func:`enet_class_weights`, the kind of weights CGNet's
+      own CamVid training uses): the model keeps its class weighting,
+      recomputed for the new classes;
+    - OWFL and the class-weighted CE read the recipe's class frequencies
+      (:data:`FREQUENCY_LOSSES`), whatever the class count.
+
+    Args:
+        model (dict): A model config, class-weighted CEs already rewritten by
+            :func:`use_ignore_safe_class_weighted_ce`. Not modified.
+        recipe (Config): The recipe; its class frequencies come from
+            :func:`recipe_class_frequencies`.
+
+    Returns:
+        dict: The adapted copy.
+
+    Raises:
+        ValueError: If the class count changes and the recipe names no
+            class frequencies.
+    """
+    model = copy.deepcopy(model)
+    num_classes = recipe.model.decode_head.num_classes
+    old_classes = model['decode_head'].get('num_classes', num_classes)
+    frequencies = recipe_class_frequencies(recipe)
+    if old_classes != num_classes and frequencies is None:
+        raise ValueError(
+            f'The model predicts {old_classes} classes and the recipe\'s '
+            f'dataset has {num_classes}, but the recipe names no '
+            'class_frequencies to recompute class weights from; add a '
+            'top-level class_frequencies to the recipe.')
+    for node in iter_dicts(model):
+        loss_type = str(node.get('type', '')).rpartition('.')[2]
+        if loss_type.endswith('Head') and node.get(
+                'num_classes') == old_classes:
+            node['num_classes'] = num_classes
+        weight = node.get('class_weight')
+        if (isinstance(weight, (list, tuple)) and len(weight) == old_classes
+                and old_classes != num_classes):
+            node['class_weight'] = [
+                round(w, 4) for w in enet_class_weights(
+                    load_class_frequencies(frequencies)).tolist()
+            ]
+        if loss_type in FREQUENCY_LOSSES and frequencies is not None:
+            node['class_frequencies'] = copy.deepcopy(frequencies)
+    return model
+
+
 def comparison_config(recipe: Config, model_config: str, work_dir: str,
                       seed: int = 0,
                       precise_bn_samples: int = 200) -> Config:
@@ -138,15 +234,9 @@ def comparison_config(recipe: Config, model_config: str, work_dir: str,
     """
     cfg = copy.deepcopy(recipe)
     model = without_pretrained(load_config(model_config).model.to_dict())
-    model = use_ignore_safe_class_weighted_ce(model)
+    model = adapt_model_to_recipe(use_ignore_safe_class_weighted_ce(model),
+                                  recipe)
     model['data_preprocessor'] = recipe.model.data_preprocessor.to_dict()
-    num_classes = recipe.model.decode_head.num_classes
-    head = model['decode_head']
-    if head.get('num_classes', num_classes) != num_classes:
-        raise ValueError(
-            f'{model_config} predicts {head["num_classes"]} classes, the '
-            f'recipe\'s dataset has {num_classes}; compare models of the '
-            'same dataset.')
     cfg.model = model
     pipeline = cfg.train_dataloader.dataset.pipeline
     if not any(step['type'] == 'GenerateEdge' for step in pipeline):

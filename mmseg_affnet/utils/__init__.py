@@ -5,12 +5,13 @@ from .image import UnreadableImageError, read_image, write_png
 from .mim import config_file, register_package_configs, shipped_folder
 from .io import (atomic_open, atomic_write_bytes, atomic_write_text,
                  check_output_folder, refuse_existing, refuse_foreign,
-                 refuse_inputs, write_owned)
+                 refuse_inputs, replace_marked_block, write_owned)
 
 __all__ = [
     'add_debug_argument', 'atomic_open', 'config_file', 'atomic_write_bytes',
     'atomic_write_text', 'check_output_folder', 'error_line', 'iter_dicts',
     'load_config', 'refuse_existing', 'refuse_foreign', 'refuse_inputs',
+    'replace_marked_block',
     'read_image', 'register_package_configs', 'reported_errors',
     'shipped_folder', 'resolve_device', 'UnreadableImageError',
     'without_pretrained', 'write_owned', 'write_png'

@@ -288,3 +288,35 @@ def write_owned(path: PathLike, data: bytes, record: PathLike) -> None:
                       json.dumps({OWNED_RECORD_KEY: owned}, indent=2,
                                  sort_keys=True),
                       overwrite=True)
+
+
+def replace_marked_block(path: PathLike, name: str, text: str) -> None:
+    """Replace the text between two markers of a Markdown file.
+
+    The markers are ``<!-- BEGIN name -->`` and ``<!-- END name -->`` on
+    lines of their own; they stay, everything between them is replaced by
+    ``text`` and the file is rewritten atomically. Nothing else changes, so
+    a generated table can live inside a hand-written README.
+
+    Args:
+        path (str | PathLike): The Markdown file.
+        name (str): The block's name.
+        text (str): The new content of the block.
+
+    Raises:
+        ValueError: If the file does not hold both markers once, in order.
+    """
+    path = os.fspath(path)
+    begin, end = f'<!-- BEGIN {name} -->\n', f'<!-- END {name} -->'
+    with open(path, encoding='utf-8') as file:
+        content = file.read()
+    start, stop = content.find(begin), content.find(end)
+    if (content.count(begin) != 1 or content.count(end) != 1
+            or stop < start):
+        raise ValueError(
+            f'{path} must hold the lines "{begin.strip()}" and "{end}" once '
+            'each, in this order, around the generated text; add them where '
+            'the text belongs.')
+    atomic_write_text(
+        path, content[:start + len(begin)] + text.rstrip('\n') + '\n' +
+        content[stop:], overwrite=True)

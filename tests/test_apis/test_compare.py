@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from mmseg_affnet.apis import compare
@@ -15,7 +16,9 @@ from mmseg_affnet.apis.comparison_recipe import (COMPARISON_MODELS,
                                                  comparison_config,
                                                  load_recipe,
                                                  select_comparison_models)
+from mmseg_affnet.engine import init_segmentor
 from mmseg_affnet.engine.precise_bn import PreciseBNHook
+from mmseg_affnet.utils.config import iter_dicts
 
 from tests.utils.tools import TOOLS_DIR
 
@@ -115,6 +118,23 @@ def test_every_model_gets_the_recipe_and_only_its_model(tmp_path):
                 pipeline]
     assert pipeline.index('GenerateEdge') == pipeline.index(
         'PackSegInputs') - 1
+
+
+@pytest.mark.parametrize('name', list(COMPARISON_MODELS))
+def test_every_model_predicts_camvids_classes_on_the_camvid_recipe(
+        tmp_path, name):
+    recipe = load_recipe('camvid', 'data/x')
+    cfg = comparison_config(recipe, COMPARISON_MODELS[name],
+                            str(tmp_path / name))
+    model = init_segmentor(cfg)
+    with torch.no_grad():
+        logits = model(torch.randn(1, 3, 64, 64), mode='tensor')
+    assert logits.shape[1] == 11
+    for node in iter_dicts(cfg.model.to_dict()):
+        if 'class_frequencies' in node:
+            assert node['class_frequencies'] == 'camvid', name
+        if isinstance(node.get('class_weight'), list):
+            assert len(node['class_weight']) == 11, name
 
 
 def test_bad_names_are_refused():

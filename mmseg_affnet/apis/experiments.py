@@ -1,0 +1,525 @@
+"""Experiment suites: the paper's variants times seeds on one recipe, and the
+verdicts of its claims.
+
+Every run trains the recipe with one variant's difference
+(:mod:`.experiment_suites`) and one seed, then scores the last checkpoint
+on val and counts the model. Two folders:
+
+- ``RESULTS_DIR`` (small, meant to be committed): ``suite.json`` (the
+  recipe's digest: results of two recipes never mix), one
+  ``<variant>/seed<k>/result.json`` per finished run, and
+  ``summary.{md,csv,png}`` regenerated from all of them;
+- ``WORK_DIR``: per run its full training config, checkpoints and logs.
+
+A run with a ``result.json`` is skipped; one with checkpoints but no result
+resumes. So a suite can be stopped at any point and finished later, also on
+another machine from the committed results. Runs go seed by seed (every
+variant's seed 0 first), so that a partial suite already covers every
+variant.
+"""
+import hashlib
+import json
+import os
+import os.path as osp
+import platform
+from datetime import datetime
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from mmengine.config import Config
+from mmengine.dist import barrier, get_dist_info
+from tqdm import tqdm
+
+from ..analysis import FLOP_COUNTER
+from ..analysis.claims import (VERDICT_RULE, claim_verdict, compare,
+                               spread)
+from ..analysis.report import BarPanel, bars_png, csv_text, markdown_table
+from ..engine import end_process_group, start_process_group
+from ..utils.config import load_config
+from ..utils.io import (atomic_write_text, check_output_folder,
+                        refuse_foreign, replace_marked_block, write_owned)
+from .compare import train_and_evaluate
+from .comparison_recipe import write_model_config
+from .experiment_suites import (CLAIMS, DEFAULT_RECIPE, REFERENCE_VARIANT,
+                                SUITES, Claim, Variant, select_variants,
+                                variant_model)
+
+RESULT_FILE = 'result.json'
+SUITE_RECORD = 'suite.json'
+SUMMARY_NAME = 'summary'
+SUMMARY_RECORD = 'summary_files.json'
+#: (H, W) at which GMACs are counted: the paper's and the benchmark's size.
+MACS_SIZE = (512, 1024)
+METRICS = ('mIoU', 'mIoU_gamma0', 'mIoU_gamma1', 'mIoU_gamma2', 'aAcc')
+METRIC_LABELS = {
+    'mIoU': 'val mIoU', 'mIoU_gamma0': 'val mIoU γ=0',
+    'mIoU_gamma1': 'val mIoU γ=1', 'mIoU_gamma2': 'val mIoU γ=2',
+    'aAcc': 'val aAcc'
+}
+
+
+def digest(data: object) -> str:
+    """SHA-256 of a config text, or of a JSON-serialisable value."""
+    text = data if isinstance(data, str) else json.dumps(
+        data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_experiment_recipe(recipe: str,
+                           data_root: Optional[str] = None,
+                           cfg_options: Optional[dict] = None
+                           ) -> Tuple[Config, str]:
+    """The recipe config and its digest.
+
+    The digest covers the recipe with its options but not the data folder,
+    so that a suite can be finished on a machine that keeps the data
+    elsewhere.
+
+    Args:
+        recipe (str): Config file (``mmseg_affnet::`` allowed).
+        data_root (str, optional): Dataset folder of every dataloader.
+            Default: None (the recipe's).
+        cfg_options (dict, optional): Overrides of the recipe. Default: None.
+
+    Returns:
+        tuple[Config, str]: The recipe and the SHA-256 of its text.
+    """
+    cfg = load_config(recipe, cfg_options)
+    recipe_digest = digest(cfg.pretty_text)
+    if data_root is not None:
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader'):
+            if cfg.get(loader) is not None:
+                cfg[loader].dataset.data_root = data_root
+    return cfg, recipe_digest
+
+
+def run_config(recipe: Config, variant: Variant, seed: int,
+               work_dir: str) -> Config:
+    """The training config of one run: the recipe, the variant's model, the
+    seed.
+
+    Args:
+        recipe (Config): From :func:`load_experiment_recipe`.
+        variant (Variant): The variant.
+        seed (int): Seed of the training.
+        work_dir (str): The run's work dir.
+
+    Returns:
+        Config: A full training config.
+    """
+    cfg = Config(recipe.to_dict())
+    cfg.model = variant_model(recipe, variant)
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=seed)
+    cfg.load_from = None
+    return cfg
+
+
+def run_folder(variant: Variant, seed: int) -> str:
+    """``<variant>/seed<k>``: the run's folder under both directories."""
+    return osp.join(variant.folder, f'seed{seed}')
+
+
+def check_suite_record(results_dir: str, record: dict) -> None:
+    """Refuse a results dir of another recipe; record this one's.
+
+    Args:
+        results_dir (str): The suite's results dir.
+        record (dict): ``recipe``, ``recipe_sha256`` and ``cfg_options``.
+
+    Raises:
+        FileExistsError: If ``suite.json`` names another recipe digest.
+    """
+    path = osp.join(results_dir, SUITE_RECORD)
+    if osp.exists(path):
+        with open(path) as file:
+            known = json.load(file)
+        if known.get('recipe_sha256') != record['recipe_sha256']:
+            raise FileExistsError(
+                f'{results_dir} holds results of another recipe '
+                f'({known.get("recipe")} with options '
+                f'{known.get("cfg_options")}; {SUITE_RECORD} records its '
+                'digest): results of two recipes must not mix. Pass another '
+                '--results-dir, or the recipe and options of those results.')
+        return
+    atomic_write_text(path, json.dumps(record, indent=2))
+
+
+def read_result(path: str, recipe_digest: str,
+                variant_digest: Optional[str] = None) -> dict:
+    """Read a run's ``result.json`` and check what it was trained with.
+
+    Args:
+        path (str): The file.
+        recipe_digest (str): The suite's recipe digest.
+        variant_digest (str, optional): The variant model's digest; None
+            skips that check. Default: None.
+
+    Returns:
+        dict: The result.
+
+    Raises:
+        ValueError: If the result belongs to another recipe or another
+            definition of the variant.
+    """
+    with open(path) as file:
+        result = json.load(file)
+    if result.get('recipe_sha256') != recipe_digest:
+        raise ValueError(
+            f'{path} was trained with another recipe than the suite\'s '
+            f'{SUITE_RECORD}; move it away, or use another --results-dir.')
+    if variant_digest is not None and result.get(
+            'variant_sha256') != variant_digest:
+        raise ValueError(
+            f'{path} was trained with another model for variant '
+            f'{result.get("variant")!r} than its config defines now (the '
+            'variant config changed since); move it away to retrain it, or '
+            'use another --results-dir.')
+    return result
+
+
+def machine() -> dict:
+    """The hardware and versions a run was measured on."""
+    return dict(
+        cpu=platform.processor() or platform.machine(),
+        cpu_count=os.cpu_count(),
+        cuda_device=(torch.cuda.get_device_name()
+                     if torch.cuda.is_available() else None),
+        torch=torch.__version__)
+
+
+def run_experiments(suite: str = 'paper',
+                    variants: Optional[Sequence[str]] = None,
+                    seeds: int = 3,
+                    recipe: Optional[str] = None,
+                    data_root: Optional[str] = None,
+                    work_dir: str = 'work_dirs/experiments',
+                    results_dir: str = 'results/camvid/paper',
+                    launcher: str = 'none',
+                    cfg_options: Optional[dict] = None,
+                    train: bool = True) -> Dict[str, str]:
+    """Run a suite's missing runs, then summarise every finished one.
+
+    Args:
+        suite (str): A key of :data:`SUITES`. Default: 'paper'.
+        variants (Sequence[str], optional): Only these variants of the
+            suite (and the reference). Default: None (all).
+        seeds (int): Seeds 0 .. seeds-1 of every variant. Default: 3.
+        recipe (str, optional): The recipe config. Default:
+            :data:`~.experiment_suites.DEFAULT_RECIPE`.
+        data_root (str, optional): Dataset folder. Default: the recipe's.
+        work_dir (str): Configs, checkpoints and logs of the runs.
+        results_dir (str): ``suite.json``, the ``result.json`` files and
+            the summary.
+        launcher (str): 'none' or 'pytorch' (every run distributed over
+            torchrun's processes, as ``tools/compare.py`` runs). Default:
+            'none'.
+        cfg_options (dict, optional): Recipe overrides. Default: None.
+        train (bool): False only summarises the results there are (no
+            training, no data needed). Default: True.
+
+    Returns:
+        dict[str, str]: ``md``, ``csv``, ``png`` -> summary path on rank 0
+        (empty elsewhere).
+    """
+    recipe = recipe or DEFAULT_RECIPE
+    if seeds < 1:
+        raise ValueError(f'seeds must be >= 1, got {seeds}.')
+    chosen = select_variants(suite, variants)
+    recipe_cfg, recipe_digest = load_experiment_recipe(
+        recipe, data_root, cfg_options)
+    if launcher != 'none':
+        start_process_group(launcher)
+    rank = get_dist_info()[0]
+    if rank == 0:
+        check_output_folder(results_dir, '--results-dir')
+        check_suite_record(results_dir, dict(
+            recipe=recipe, recipe_sha256=recipe_digest,
+            cfg_options=cfg_options or {}))
+        refuse_foreign(summary_paths(results_dir).values(),
+                       osp.join(results_dir, SUMMARY_RECORD))
+    if train:
+        runs = [(variant, seed) for seed in range(seeds)
+                for variant in chosen]
+        models = {v.name: variant_model(recipe_cfg, v) for v in chosen}
+        todo = []
+        for variant, seed in runs:
+            path = osp.join(results_dir, run_folder(variant, seed),
+                            RESULT_FILE)
+            if osp.exists(path):
+                read_result(path, recipe_digest,
+                            digest(models[variant.name]))
+            else:
+                todo.append((variant, seed))
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        for variant, seed in tqdm(todo, desc=f'{suite} runs', unit='run',
+                                  disable=rank != 0):
+            folder = run_folder(variant, seed)
+            name = f'{variant.folder}_seed{seed}'
+            cfg = run_config(recipe_cfg, variant, seed,
+                             osp.join(work_dir, folder))
+            if rank == 0:
+                write_model_config(cfg, osp.join(cfg.work_dir, f'{name}.py'))
+            barrier()
+            result = train_and_evaluate(name, cfg, device, launcher, rank,
+                                        MACS_SIZE)
+            if result is None:
+                continue
+            for path_key in ('config', 'checkpoint'):  # machine-specific
+                result.pop(path_key)
+            result.update(
+                model=variant.name, variant=variant.name, seed=seed,
+                recipe=recipe, recipe_sha256=recipe_digest,
+                variant_config=variant.config,
+                variant_sha256=digest(models[variant.name]),
+                finished=datetime.now().isoformat(timespec='seconds'),
+                machine=machine())
+            atomic_write_text(
+                osp.join(results_dir, folder, RESULT_FILE),
+                json.dumps(result, indent=2))
+    end_process_group()
+    if rank != 0:
+        return {}
+    results = collect_results(results_dir, chosen, recipe_digest)
+    return write_summary(results, chosen, results_dir, recipe)
+
+
+def collect_results(results_dir: str, variants: Sequence[Variant],
+                    recipe_digest: str) -> Dict[str, List[dict]]:
+    """Every finished run of ``variants`` under ``results_dir``.
+
+    Args:
+        results_dir (str): The suite's results dir.
+        variants (Sequence[Variant]): The variants to collect.
+        recipe_digest (str): The suite's recipe digest.
+
+    Returns:
+        dict[str, list[dict]]: Variant name -> its results, by seed.
+    """
+    collected = {}
+    for variant in variants:
+        folder = osp.join(results_dir, variant.folder)
+        runs = sorted(
+            (name for name in (os.listdir(folder) if osp.isdir(folder) else
+                               []) if name.startswith('seed')
+             and osp.exists(osp.join(folder, name, RESULT_FILE))),
+            key=lambda name: int(name[len('seed'):]))
+        collected[variant.name] = [
+            read_result(osp.join(folder, name, RESULT_FILE), recipe_digest)
+            for name in runs
+        ]
+    return collected
+
+
+def claim_rows(claim: Claim,
+               results: Dict[str, List[dict]]) -> Tuple[List[dict], str]:
+    """The comparisons of one claim and its verdict.
+
+    Args:
+        claim (Claim): The claim.
+        results (dict[str, list[dict]]): From :func:`collect_results`.
+
+    Returns:
+        tuple[list[dict], str]: One row per compared variant (``variant``,
+        ``n``, ``mean``, ``std``, ``difference``, ``standard_error``,
+        ``verdict``) and the claim's verdict; empty and ``''`` when the
+        reference or every compared variant lacks results.
+    """
+    reference = _values(results, REFERENCE_VARIANT, claim.metric)
+    rows = []
+    for name in claim.others:
+        values = _values(results, name, claim.metric)
+        if not reference or not values:
+            continue
+        comparison = compare(reference, values, claim.claimed_size)
+        stats = spread(values)
+        rows.append(dict(
+            variant=name, n=stats.count, mean=stats.mean, std=stats.std,
+            difference=comparison.difference,
+            standard_error=comparison.standard_error,
+            verdict=comparison.verdict))
+    if not rows:
+        return [], ''
+    return rows, claim_verdict([row['verdict'] for row in rows])
+
+
+def _values(results: Dict[str, List[dict]], variant: str,
+            key: str) -> List[float]:
+    """``key`` of every run of ``variant``."""
+    return [result[key] for result in results.get(variant, [])]
+
+
+def _mean_std(values: Sequence[float]) -> str:
+    stats = spread(values)
+    return (f'{stats.mean:.2f}' if stats.count < 2 else
+            f'{stats.mean:.2f} ± {stats.std:.2f}')
+
+
+def summary_markdown(results: Dict[str, List[dict]],
+                     variants: Sequence[Variant], recipe: str) -> str:
+    """The verdicts, one table per claim and the variants' table.
+
+    Args:
+        results (dict[str, list[dict]]): From :func:`collect_results`.
+        variants (Sequence[Variant]): The suite's variants, in order.
+        recipe (str): The recipe's path, for the header.
+
+    Returns:
+        str: Markdown text.
+    """
+    finished = [r for runs in results.values() for r in runs]
+    hours = sum(r['train_seconds'] for r in finished) / 3600
+    machines = sorted({
+        f"{r['machine']['cpu']} x{r['machine']['cpu_count']}"
+        + (f" + {r['machine']['cuda_device']}"
+           if r['machine']['cuda_device'] else '') for r in finished
+    })
+    dates = sorted(r['finished'][:10] for r in finished)
+    lines = [
+        f'Recipe: `{recipe}`; {len(finished)} finished runs '
+        f'({dates[0] if dates else "-"} to {dates[-1] if dates else "-"}), '
+        f'{hours:.1f} h of training on {", ".join(machines) or "-"}. '
+        'mIoU: val, last checkpoint, mean ± sample std over seeds. '
+        f'{VERDICT_RULE}', '', '**Verdicts**', ''
+    ]
+    tables = []
+    for claim in CLAIMS:
+        rows, verdict = claim_rows(claim, results)
+        if not rows:
+            continue
+        lines.append(f'- {claim.title}: **{verdict}**. {claim.statement}')
+        reference = _values(results, REFERENCE_VARIANT, claim.metric)
+        table = markdown_table(
+            ['Variant', 'Seeds', METRIC_LABELS[claim.metric],
+             f'{REFERENCE_VARIANT} - variant',
+             'Verdict'],
+            [[REFERENCE_VARIANT, len(reference), _mean_std(reference), '',
+              '']] + [[
+                  row['variant'], row['n'],
+                  _mean_std(_values(results, row['variant'], claim.metric)),
+                  (f"{row['difference']:+.2f}" if row['n'] < 2
+                   or len(reference) < 2 else
+                   f"{row['difference']:+.2f} ± {row['standard_error']:.2f}"),
+                  row['verdict']
+              ] for row in rows],
+            left=['Variant', 'Verdict'])
+        size = (f' (claimed: more than {claim.claimed_size:g} points)'
+                if claim.claimed_size else '')
+        tables.append(f'#### {claim.title}{size}\n\n{table}\n')
+    variant_table = markdown_table(
+        ['Variant', 'What it changes', 'Seeds', 'mIoU', 'mIoU γ=0',
+         'mIoU γ=1', 'mIoU γ=2', 'Params (M)', 'GMACs',
+         'Train time (min)'],
+        ([v.name, v.description, len(results[v.name]),
+          *(_mean_std(_values(results, v.name, m)) for m in METRICS[:4]),
+          f"{results[v.name][0]['params_m']:.3f}",
+          f"{results[v.name][0]['gmacs']:.2f}",
+          f"{spread(_values(results, v.name, 'train_seconds')).mean / 60:.1f}"]
+         for v in variants if results.get(v.name)),
+        left=['Variant', 'What it changes'])
+    return '\n'.join([
+        *lines, '', *tables, '#### Every variant', '',
+        f'GMACs at 1x3x{MACS_SIZE[0]}x{MACS_SIZE[1]} ({FLOP_COUNTER}); '
+        'params: inference.', '', variant_table, ''
+    ])
+
+
+def summary_csv(results: Dict[str, List[dict]]) -> str:
+    """One row per claim and compared variant, reference rows included."""
+    rows = []
+    for claim in CLAIMS:
+        compared, verdict = claim_rows(claim, results)
+        if not compared:
+            continue
+        reference = spread(_values(results, REFERENCE_VARIANT, claim.metric))
+        rows.append([claim.key, claim.metric, REFERENCE_VARIANT,
+                     reference.count, f'{reference.mean:.4f}',
+                     f'{reference.std:.4f}', '', '', '', verdict])
+        rows += [[
+            claim.key, claim.metric, row['variant'], row['n'],
+            f"{row['mean']:.4f}", f"{row['std']:.4f}",
+            f"{row['difference']:.4f}", f"{row['standard_error']:.4f}",
+            row['verdict'], verdict
+        ] for row in compared]
+    return csv_text(['claim', 'metric', 'variant', 'seeds', 'mean', 'std',
+                     'difference_to_reference', 'standard_error', 'verdict',
+                     'claim_verdict'], rows, lineterminator='\n')
+
+
+def summary_plot(results: Dict[str, List[dict]]) -> Optional[bytes]:
+    """One panel per claim: mean ± std bars, the reference in red."""
+    panels = []
+    for claim in CLAIMS:
+        compared, verdict = claim_rows(claim, results)
+        if not compared:
+            continue
+        names = [REFERENCE_VARIANT] + [row['variant'] for row in compared]
+        stats = [spread(_values(results, name, claim.metric))
+                 for name in names]
+        panels.append(BarPanel(
+            names, [s.mean for s in stats], [s.std for s in stats],
+            f'{claim.title}\n{verdict}',
+            f'{METRIC_LABELS[claim.metric]} (%)',
+            ['tab:red'] + ['tab:blue'] * len(compared)))
+    return bars_png(panels) if panels else None
+
+
+def summary_paths(results_dir: str) -> Dict[str, str]:
+    """``md``, ``csv``, ``png`` -> the summary files of a results dir."""
+    return {ext: osp.join(results_dir, f'{SUMMARY_NAME}.{ext}')
+            for ext in ('md', 'csv', 'png')}
+
+
+def write_summary(results: Dict[str, List[dict]],
+                  variants: Sequence[Variant], results_dir: str,
+                  recipe: str) -> Dict[str, str]:
+    """Write ``summary.{md,csv,png}`` (only files the tool wrote itself are
+    replaced; no plot before a claim has results).
+
+    Args:
+        results (dict[str, list[dict]]): From :func:`collect_results`.
+        variants (Sequence[Variant]): The suite's variants.
+        results_dir (str): The suite's results dir.
+        recipe (str): The recipe's path, for the header.
+
+    Returns:
+        dict[str, str]: ``md``, ``csv`` (and ``png``) -> path.
+    """
+    paths = summary_paths(results_dir)
+    record = osp.join(results_dir, SUMMARY_RECORD)
+    contents = {
+        'md': summary_markdown(results, variants, recipe).encode(),
+        'csv': summary_csv(results).encode(),
+        'png': summary_plot(results),
+    }
+    written = {}
+    for ext, data in contents.items():
+        if data is not None:
+            write_owned(paths[ext], data, record)
+            written[ext] = paths[ext]
+    return written
+
+
+def update_readme(readme: str, paths: Dict[str, str], block: str) -> None:
+    """Put a suite's summary (table and plot) into a README.
+
+    Args:
+        readme (str): The README; it holds the block's markers
+            (:func:`mmseg_affnet.utils.replace_marked_block`).
+        paths (dict[str, str]): From :func:`write_summary`.
+        block (str): The markers' name, e.g. ``experiments-paper``.
+    """
+    with open(paths['md'], encoding='utf-8') as file:
+        text = file.read()
+    if 'png' in paths:
+        image = osp.relpath(paths['png'], osp.dirname(osp.abspath(readme)))
+        text += f'\n![Claims, mean ± std over seeds]({image})\n'
+    replace_marked_block(readme, block, text)
+
+
+__all__ = [
+    'SUITES', 'collect_results', 'claim_rows', 'load_experiment_recipe',
+    'run_config', 'run_experiments', 'summary_markdown', 'update_readme',
+    'write_summary'
+]

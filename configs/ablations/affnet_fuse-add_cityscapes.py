@@ -1,4 +1,9 @@
-# Table I ablation: attention branches fused by 'add', pooling branches by 'add'.
+# Table I ablation, Add-Add: attention branches fused by 'add', pooling
+# branches by 'add'. Parameter-matched to AFFNet (Cat-Add) by the head width:
+# channels=340 gives 1,652,624 parameters (+0.06 %; AFFNet 1,651,692); the
+# fusions themselves are AFFNet's (see the README, "Table I variants").
 # Fine-only protocol (see ../affnet_fine-only_cityscapes.py).
 _base_ = ['../affnet_fine-only_cityscapes.py']
-model = dict(decode_head=dict(attention_fusion='add', pooling_fusion='add'))
+model = dict(
+    decode_head=dict(
+        attention_fusion='add', pooling_fusion='add', channels=340))

@@ -1,5 +1,6 @@
 """Every config under ``configs/`` in loss, predict and tensor modes, the
 full AFFNet model, and the heads on other mmseg backbones."""
+import hashlib
 from typing import List
 
 import pytest
@@ -83,6 +84,19 @@ def test_affnet_parameter_count_matches_paper():
     total = num_params(model)
     assert total == 1_651_692
     assert abs(total - PAPER_PARAMS) / PAPER_PARAMS <= 0.03, total
+
+
+def test_affnet_state_dict_keys_and_shapes_are_unchanged():
+    """Checkpoints of AFFNet keep loading: 298 entries, names and shapes as
+    released (digest of the sorted ``name shape`` lines)."""
+    state = build_model(AFFNET_CONFIG).state_dict()
+    lines = '\n'.join(f'{name} {tuple(value.shape)}'
+                      for name, value in sorted(state.items()))
+    assert len(state) == 298
+    assert tuple(state['decode_head.attention_fusion.conv.conv.weight']
+                 .shape) == (128, 352, 3, 3)
+    assert hashlib.sha256(lines.encode()).hexdigest() == (
+        '8e1fe410dd48d0d57c553d2c6210f467e7d02f895398621ef842202e0ffb22fd')
 
 
 def test_classifier_kernel_size_3_is_the_captions_reading():

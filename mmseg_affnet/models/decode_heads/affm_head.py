@@ -28,6 +28,21 @@ class AFFMHead(MultiLevelFusionHead):
     ``conv_seg``) it has 1,651,692 (+2.0 %). The total decides the default,
     1x1; ``classifier_kernel_size=3`` gives the caption's reading.
 
+    Table I variants: the paper's four fusion pairs have about the same
+    parameters (Add-Cat exactly Cat-Add's). At ``channels``=128 they do
+    not: the 3x3 conv after a concatenation (to ``channels``) holds 405,760
+    parameters on the attention branches and 590,080 on the pooling
+    branches, while a sum needs at most 1x1 projections. With the same
+    fusion modules in every variant, Cat-Cat - Cat-Add = Add-Cat - Add-Add
+    = the pooling concatenation's cost over AFFNet's parameter-free pooling
+    sum, which even as a 1x1 conv (65,792) exceeds 2 % of the model; only
+    fusions that change size from variant to variant could close the gap.
+    The variants therefore keep AFFNet's fusions and set the head width
+    ``channels`` so that each has AFFNet's 1,651,692 parameters: Add-Add
+    340, Cat-Cat 76, Add-Cat 104, Cat-Add (AFFNet) 128
+    (``configs/ablations/affnet_fuse-*_cityscapes.py``; all within 0.06 %,
+    multiply-adds from -8.4 % to +2.3 % of AFFNet's).
+
     Works on any backbone: the inputs may have any number and widths, given
     by ``in_channels`` and ``in_index``.
 

@@ -138,7 +138,8 @@ class AFFNet(BaseModule):
     1/32 and closes with PSPNet's pyramid pooling. Four stage features leave
     the backbone: the 1/8 shallow branch, two taps of the deep branch and the
     pyramid-pooled context, with no extra operation on the branches (more
-    taps can be asked for with ``tap_modules``).
+    taps can be asked for with ``tap_modules``, and the earlier, finer
+    learning-to-downsample stages with ``downsample_taps``).
 
     Where the paper is ambiguous, this implementation chooses:
 
@@ -184,10 +185,17 @@ class AFFNet(BaseModule):
             returned as the middle-stage features, in increasing order
             (AFFNet uses two; other heads may tap more, e.g. the SPSSNet
             reconstruction taps (3, 5, 9)). Default: (3, 5).
+        downsample_taps (Sequence[int]): 1-based learning-to-downsample
+            stages before the last one (1: the initial unit, 1/2; 2: the
+            first down-sample unit, 1/4) whose outputs are returned too, in
+            increasing order, before the shallow branch (AFFNet uses none;
+            the SPSSNet reconstruction takes its 1/2 shallow branch from
+            stage 1). Default: ().
         pool_scales (Sequence[int]): Pyramid pooling bins.
             Default: (1, 2, 3, 6).
-        out_indices (Sequence[int]): Which features to return: 0 shallow
-            (1/8), 1..T the T taps, T + 1 pyramid pooling (1/32).
+        out_indices (Sequence[int]): Which features to return, numbered in
+            depth order: 0..E-1 the E ``downsample_taps``, E the shallow
+            branch (1/8), E+1..E+T the T taps, E+T+1 pyramid pooling (1/32).
             Default: (0, 1, 2, 3).
         norm_cfg (dict): Config of norm layers. Default: dict(type='BN').
         act_cfg (dict): Config of activations. Default: dict(type='ReLU').
@@ -210,6 +218,7 @@ class AFFNet(BaseModule):
                  down_modules: Sequence[int] = (1, 5),
                  expand_ratio: int = 6,
                  tap_modules: Sequence[int] = (3, 5),
+                 downsample_taps: Sequence[int] = (),
                  pool_scales: Sequence[int] = (1, 2, 3, 6),
                  out_indices: Sequence[int] = (0, 1, 2, 3),
                  norm_cfg: ConfigType = dict(type='BN'),
@@ -223,9 +232,13 @@ class AFFNet(BaseModule):
                          layer=['_BatchNorm', 'GroupNorm'])
                  ]):
         super().__init__(init_cfg=init_cfg)
-        self._check_indices(out_indices, tap_modules, len(deep_channels))
+        self._check_downsample_taps(downsample_taps,
+                                    len(downsample_channels))
+        self._check_indices(out_indices, tap_modules, len(deep_channels),
+                            len(downsample_taps))
         self.out_indices = tuple(out_indices)
         self.tap_modules = tuple(tap_modules)
+        self.downsample_taps = tuple(downsample_taps)
         self.downsample = LearningToDownsample(in_channels,
                                                downsample_channels,
                                                bottleneck_ratio, norm_cfg,
@@ -248,14 +261,29 @@ class AFFNet(BaseModule):
             1,
             norm_cfg=norm_cfg,
             act_cfg=act_cfg)
-        stage_channels = (downsample_channels[-1],
+        stage_channels = (*(downsample_channels[s - 1]
+                            for s in downsample_taps),
+                          downsample_channels[-1],
                           *(deep_channels[m - 1] for m in tap_modules),
                           context_channels)
         self.out_channels = [stage_channels[i] for i in self.out_indices]
 
     @staticmethod
+    def _check_downsample_taps(downsample_taps: Sequence[int],
+                               num_stages: int) -> None:
+        in_range = all(1 <= s < num_stages for s in downsample_taps)
+        increasing = list(downsample_taps) == sorted(set(downsample_taps))
+        if not (in_range and increasing):
+            raise ValueError(
+                f'downsample_taps must name distinct learning-to-downsample '
+                f'stages in increasing order within 1..{num_stages - 1} (the '
+                f'last stage, the shallow branch, is always a feature), got '
+                f'{tuple(downsample_taps)}.')
+
+    @staticmethod
     def _check_indices(out_indices: Sequence[int],
-                       tap_modules: Sequence[int], num_modules: int) -> None:
+                       tap_modules: Sequence[int], num_modules: int,
+                       num_downsample_taps: int) -> None:
         in_range = all(1 <= m <= num_modules for m in tap_modules)
         increasing = list(tap_modules) == sorted(set(tap_modules))
         if not tap_modules or not (in_range and increasing):
@@ -263,14 +291,14 @@ class AFFNet(BaseModule):
                 f'tap_modules must name one or more distinct deep-branch '
                 f'modules in increasing order within 1..{num_modules}, got '
                 f'{tuple(tap_modules)}.')
-        num_features = len(tap_modules) + 2
+        num_features = num_downsample_taps + len(tap_modules) + 2
         if not out_indices or not set(out_indices) <= set(
                 range(num_features)):
             raise ValueError(
-                f'AFFNet with {len(tap_modules)} tap_modules returns '
-                f'{num_features} stage features; out_indices must be a '
-                f'non-empty subset of 0..{num_features - 1}, got '
-                f'{tuple(out_indices)}.')
+                f'AFFNet with {num_downsample_taps} downsample_taps and '
+                f'{len(tap_modules)} tap_modules returns {num_features} stage '
+                f'features; out_indices must be a non-empty subset of '
+                f'0..{num_features - 1}, got {tuple(out_indices)}.')
 
     @staticmethod
     def _make_deep_branch(in_channels: int, channels: Sequence[int],
@@ -292,7 +320,12 @@ class AFFNet(BaseModule):
         return modules
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        shallow = self.downsample(x)
+        early: List[Tensor] = []
+        for index, unit in enumerate(self.downsample, start=1):
+            x = unit(x)
+            if index in self.downsample_taps:
+                early.append(x)
+        shallow = x
         taps: List[Tensor] = []
         deep = shallow
         for index, module in enumerate(self.deep, start=1):
@@ -300,5 +333,5 @@ class AFFNet(BaseModule):
             if index in self.tap_modules:
                 taps.append(deep)
         context = self.ppm_fuse(torch.cat([deep, *self.ppm(deep)], dim=1))
-        stages = (shallow, *taps, context)
+        stages = (*early, shallow, *taps, context)
         return tuple(stages[i] for i in self.out_indices)

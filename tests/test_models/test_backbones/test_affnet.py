@@ -83,3 +83,35 @@ def test_backbone_rejects_bad_tap_modules(tap_modules):
     """Taps must be distinct modules in depth order, inside the branch."""
     with pytest.raises(ValueError, match='tap_modules'):
         AFFNet(tap_modules=tap_modules)
+
+
+def test_backbone_downsample_taps_return_the_early_stages_first():
+    """(1, 2): the initial unit (1/2) and the first down-sample unit (1/4)
+    come before the shallow branch; the rest is unchanged."""
+    plain = AFFNet().eval()
+    early = AFFNet(downsample_taps=(1, 2), out_indices=range(6)).eval()
+    early.load_state_dict(plain.state_dict())
+    image = torch.randn(1, 3, 97, 131)
+    with torch.no_grad():
+        outputs = early(image)
+        expected = plain(image)
+        first = plain.downsample[0](image)
+        second = plain.downsample[1](first)
+    assert [tuple(out.shape[1:]) for out in outputs[:2]] == [(16, 49, 66),
+                                                            (32, 25, 33)]
+    assert torch.equal(outputs[0], first) and torch.equal(outputs[1], second)
+    assert all(torch.equal(a, b) for a, b in zip(outputs[2:], expected))
+    assert early.out_channels == [16, 32, 64, 64, 96, 128]
+    assert num_params(early) == num_params(plain)
+
+
+@pytest.mark.parametrize('downsample_taps', [(0, ), (3, ), (2, 1), (1, 1)])
+def test_backbone_rejects_bad_downsample_taps(downsample_taps):
+    """Only the stages before the shallow branch, in depth order."""
+    with pytest.raises(ValueError, match=r'downsample_taps .* 1\.\.2'):
+        AFFNet(downsample_taps=downsample_taps)
+
+
+def test_backbone_out_indices_count_the_downsample_taps():
+    with pytest.raises(ValueError, match=r'1 downsample_taps .* 0\.\.4'):
+        AFFNet(downsample_taps=(1, ), out_indices=(5, ))

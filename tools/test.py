@@ -20,6 +20,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--show-dir',
         help='a new dir to save every test image painted with its prediction')
+    parser.add_argument(
+        '--tta', action='store_true',
+        help="test-time augmentation with the config's tta_pipeline and "
+        'tta_model, as in mmseg (e.g. CamVid CPU config: flip)')
     add_runner_arguments(parser)
     return parser.parse_args(argv)
 
@@ -28,7 +32,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     with reported_errors(args.debug):
         cfg = config_from_args(args)
-        run_test(cfg, args.checkpoint, args.out, args.show_dir)
+        run_test(cfg, args.checkpoint, args.out, args.show_dir, args.tta)
 
 
 if __name__ == '__main__':

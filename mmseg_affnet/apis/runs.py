@@ -83,7 +83,8 @@ def run_training(cfg: Config) -> Runner:
 def run_test(cfg: Config,
              checkpoint: str,
              out_dir: Optional[str] = None,
-             show_dir: Optional[str] = None) -> dict:
+             show_dir: Optional[str] = None,
+             tta: bool = False) -> dict:
     """Evaluate (or format) the test split of ``cfg`` with ``checkpoint``.
 
     The checkpoint is loaded strictly and weights-only
@@ -99,10 +100,27 @@ def run_test(cfg: Config,
             overrides ``test_evaluator.output_dir``. Default: None.
         show_dir (str, optional): Folder for every test image painted with
             its prediction. Default: None.
+        tta (bool): Test-time augmentation as mmseg's ``tools/test.py
+            --tta`` runs it: the config's ``tta_pipeline`` reads the test
+            images and its ``tta_model`` (``SegTTAModel``) averages the class
+            probabilities of the augmented views. Default: False.
 
     Returns:
         dict: The metrics.
+
+    Raises:
+        ValueError: If ``tta`` is asked for and the config has no
+            ``tta_model`` or ``tta_pipeline``.
     """
+    if tta:
+        if cfg.get('tta_model') is None or cfg.get('tta_pipeline') is None:
+            raise ValueError(
+                'Test-time augmentation needs tta_model and tta_pipeline in '
+                "the config (e.g. configs/camvid/affnet_camvid_cpu.py's); add "
+                'them, or test without --tta.')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
     if out_dir is not None:
         cfg.test_evaluator.output_dir = out_dir
         cfg.test_evaluator.keep_results = True
@@ -122,7 +140,7 @@ def run_test(cfg: Config,
     runner = build_runner(cfg)
     model = runner.model.module if is_model_wrapper(
         runner.model) else runner.model
-    load_weights(model, checkpoint)
+    load_weights(model.module if tta else model, checkpoint)
     return runner.test()
 
 

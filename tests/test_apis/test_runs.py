@@ -15,7 +15,8 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 from tests.utils.tools import CONFIGS_DIR
-from tests.utils.training import make_demo_data, tiny_config, write_tiny_config
+from tests.utils.training import (IMAGE_SIZE, make_demo_data, tiny_config,
+                                  write_tiny_config)
 from mmseg_affnet.apis import build_runner, run_test, run_training
 from mmseg_affnet.datasets import check_dataset_layout
 from mmseg_affnet.engine import check_work_dir
@@ -78,6 +79,37 @@ def test_test_run_reports_gamma_groups_and_writes_images(trained, tmp_path):
     # One predicted label map and one painted image per val image.
     assert len(os.listdir(out_dir)) == 2
     assert len(glob.glob(osp.join(show_dir, '*', 'vis_image', '*'))) == 2
+
+
+def test_test_time_augmentation_averages_the_flipped_view(
+        trained, tmp_path, monkeypatch):
+    from mmseg.models import SegTTAModel
+    config, work_dir = trained
+    checkpoint = osp.join(work_dir, f'epoch_{EPOCHS}.pth')
+    cfg = _test_config(config, str(tmp_path / 'tta'), 'engine_tta')
+    cfg.tta_model = None  # mmseg's Cityscapes base defines one
+    with pytest.raises(ValueError, match='needs tta_model and tta_pipeline'):
+        run_test(cfg, checkpoint, tta=True)
+    # the CamVid CPU config's flip augmentation, at the tiny images' size
+    camvid = Config.fromfile(
+        osp.join(CONFIGS_DIR, 'camvid', 'affnet_camvid_cpu.py'))
+    cfg.tta_model = camvid.tta_model
+    cfg.tta_pipeline = camvid.tta_pipeline
+    cfg.tta_pipeline[1].transforms[0] = [
+        dict(type='Resize', scale=IMAGE_SIZE[::-1], keep_ratio=True)
+    ]
+    views = []
+    merge_preds = SegTTAModel.merge_preds
+
+    def counting_merge(self, data_samples_list):
+        views.extend(len(samples) for samples in data_samples_list)
+        return merge_preds(self, data_samples_list)
+
+    monkeypatch.setattr(SegTTAModel, 'merge_preds', counting_merge)
+    metrics = run_test(cfg, checkpoint, tta=True)
+    assert views == [2, 2]  # each of the 2 val images: itself and mirrored
+    for key in ('mIoU', 'mIoU_gamma0', 'mIoU_gamma1', 'mIoU_gamma2'):
+        assert 0 <= metrics[key] <= 100
 
 
 TEST_SERVER_CONFIG = """

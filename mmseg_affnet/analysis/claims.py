@@ -10,7 +10,10 @@ over several seeds. The rule, the same for every claim:
   standard deviations (Welch's form; the seeds of the two variants are
   independent trainings).
 - **holds** if ``d > 2 se``, **reversed** if ``d < -2 se``, **within noise**
-  otherwise (about a 95 % interval for a normal difference).
+  otherwise. This is a plain two-standard-error rule, not a significance
+  test: with 3 seeds a side, Welch's t-test at 95 % would need about 2.8-4.3
+  standard errors (2-4 degrees of freedom), so "holds" reads "beyond two
+  standard errors of the seed noise".
 - A claim of a size (e.g. "more than 10 points") that holds in direction
   but whose size lies out of reach (``d + 2 se < size``) is **weaker than
   claimed**.
@@ -30,7 +33,9 @@ TOO_FEW_SEEDS = 'needs 2+ seeds'
 VERDICT_RULE = (
     'Verdict per comparison: d = reference mean - variant mean, se = '
     'sqrt(s_ref²/n_ref + s_var²/n_var) (sample std over seeds); holds if '
-    'd > 2 se, reversed if d < -2 se, within noise otherwise; a claimed '
+    'd > 2 se, reversed if d < -2 se, within noise otherwise (a plain '
+    'two-standard-error rule, looser than a 95 % t-test at 3 seeds); a '
+    'claimed '
     'size S (e.g. > 10 points) whose reach d + 2 se stays below S is '
     '"weaker than claimed". A claim holds if all its comparisons hold, is '
     'reversed if any is reversed, and is otherwise within noise (or weaker '

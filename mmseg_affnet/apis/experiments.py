@@ -22,6 +22,7 @@ import json
 import os
 import os.path as osp
 import platform
+import re
 from datetime import datetime
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -50,6 +51,9 @@ SUMMARY_NAME = 'summary'
 SUMMARY_RECORD = 'summary_files.json'
 #: (H, W) at which GMACs are counted: the paper's and the benchmark's size.
 MACS_SIZE = (512, 1024)
+#: Recipe keys outside the digest: where a run writes, and test-time
+#: augmentation (the suite scores without it).
+UNDIGESTED = ('work_dir', 'tta_model', 'tta_pipeline')
 METRICS = ('mIoU', 'mIoU_gamma0', 'mIoU_gamma1', 'mIoU_gamma2', 'aAcc')
 METRIC_LABELS = {
     'mIoU': 'val mIoU', 'mIoU_gamma0': 'val mIoU γ=0',
@@ -67,25 +71,34 @@ def digest(data: object) -> str:
 
 def load_experiment_recipe(recipe: str,
                            data_root: Optional[str] = None,
-                           cfg_options: Optional[dict] = None
-                           ) -> Tuple[Config, str]:
+                           cfg_options: Optional[dict] = None,
+                           world_size: int = 1) -> Tuple[Config, str]:
     """The recipe config and its digest.
 
-    The digest covers the recipe with its options but not the data folder,
-    so that a suite can be finished on a machine that keeps the data
-    elsewhere.
+    The digest is the SHA-256 of the recipe's settings with its options as
+    sorted JSON (not of mmengine's formatted text, which depends on the
+    installed formatter), and of the number of training processes (the
+    global batch). It leaves out the data folder, so that a suite can be
+    finished on a machine that keeps the data elsewhere, and what does not
+    change a result (:data:`UNDIGESTED`: the work dir, test-time
+    augmentation).
 
     Args:
         recipe (str): Config file (``mmseg_affnet::`` allowed).
         data_root (str, optional): Dataset folder of every dataloader.
             Default: None (the recipe's).
         cfg_options (dict, optional): Overrides of the recipe. Default: None.
+        world_size (int): Training processes. Default: 1.
 
     Returns:
-        tuple[Config, str]: The recipe and the SHA-256 of its text.
+        tuple[Config, str]: The recipe and its digest.
     """
     cfg = load_config(recipe, cfg_options)
-    recipe_digest = digest(cfg.pretty_text)
+    settings = {
+        key: value
+        for key, value in cfg.to_dict().items() if key not in UNDIGESTED
+    }
+    recipe_digest = digest(dict(settings, world_size=world_size))
     if data_root is not None:
         for loader in ('train_dataloader', 'val_dataloader',
                        'test_dataloader'):
@@ -174,8 +187,9 @@ def read_result(path: str, recipe_digest: str,
         raise ValueError(
             f'{path} was trained with another model for variant '
             f'{result.get("variant")!r} than its config defines now (the '
-            'variant config changed since); move it away to retrain it, or '
-            'use another --results-dir.')
+            'variant config changed since); to retrain it, move away its '
+            'results folder and its folder in --work-dir, or use another '
+            '--results-dir and --work-dir.')
     return result
 
 
@@ -226,30 +240,30 @@ def run_experiments(suite: str = 'paper',
     recipe = recipe or DEFAULT_RECIPE
     if seeds < 1:
         raise ValueError(f'seeds must be >= 1, got {seeds}.')
+    members = select_variants(suite)
     chosen = select_variants(suite, variants)
-    recipe_cfg, recipe_digest = load_experiment_recipe(
-        recipe, data_root, cfg_options)
     if launcher != 'none':
         start_process_group(launcher)
-    rank = get_dist_info()[0]
+    rank, world_size = get_dist_info()
+    recipe_cfg, recipe_digest = load_experiment_recipe(
+        recipe, data_root, cfg_options, world_size)
+    digests = {v.name: digest(variant_model(recipe_cfg, v)) for v in members}
     if rank == 0:
         check_output_folder(results_dir, '--results-dir')
         check_suite_record(results_dir, dict(
             recipe=recipe, recipe_sha256=recipe_digest,
-            cfg_options=cfg_options or {}))
+            cfg_options=cfg_options or {}, world_size=world_size))
         refuse_foreign(summary_paths(results_dir).values(),
                        osp.join(results_dir, SUMMARY_RECORD))
     if train:
         runs = [(variant, seed) for seed in range(seeds)
                 for variant in chosen]
-        models = {v.name: variant_model(recipe_cfg, v) for v in chosen}
         todo = []
         for variant, seed in runs:
             path = osp.join(results_dir, run_folder(variant, seed),
                             RESULT_FILE)
             if osp.exists(path):
-                read_result(path, recipe_digest,
-                            digest(models[variant.name]))
+                read_result(path, recipe_digest, digests[variant.name])
             else:
                 todo.append((variant, seed))
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -272,7 +286,7 @@ def run_experiments(suite: str = 'paper',
                 model=variant.name, variant=variant.name, seed=seed,
                 recipe=recipe, recipe_sha256=recipe_digest,
                 variant_config=variant.config,
-                variant_sha256=digest(models[variant.name]),
+                variant_sha256=digests[variant.name], world_size=world_size,
                 finished=datetime.now().isoformat(timespec='seconds'),
                 machine=machine())
             atomic_write_text(
@@ -281,18 +295,24 @@ def run_experiments(suite: str = 'paper',
     end_process_group()
     if rank != 0:
         return {}
-    results = collect_results(results_dir, chosen, recipe_digest)
-    return write_summary(results, chosen, results_dir, recipe)
+    # the whole suite's results, also when only some variants ran now
+    results = collect_results(results_dir, members, recipe_digest, digests)
+    return write_summary(results, members, results_dir, recipe)
 
 
 def collect_results(results_dir: str, variants: Sequence[Variant],
-                    recipe_digest: str) -> Dict[str, List[dict]]:
+                    recipe_digest: str,
+                    digests: Dict[str, str]) -> Dict[str, List[dict]]:
     """Every finished run of ``variants`` under ``results_dir``.
+
+    Only folders named ``seed<k>`` count; every result must belong to the
+    suite's recipe and to the variant as defined now (:func:`read_result`).
 
     Args:
         results_dir (str): The suite's results dir.
         variants (Sequence[Variant]): The variants to collect.
         recipe_digest (str): The suite's recipe digest.
+        digests (dict[str, str]): Variant name -> its model's digest.
 
     Returns:
         dict[str, list[dict]]: Variant name -> its results, by seed.
@@ -300,14 +320,16 @@ def collect_results(results_dir: str, variants: Sequence[Variant],
     collected = {}
     for variant in variants:
         folder = osp.join(results_dir, variant.folder)
-        runs = sorted(
-            (name for name in (os.listdir(folder) if osp.isdir(folder) else
-                               []) if name.startswith('seed')
-             and osp.exists(osp.join(folder, name, RESULT_FILE))),
-            key=lambda name: int(name[len('seed'):]))
+        seeds = sorted(
+            int(match.group(1)) for match in (
+                re.fullmatch(r'seed(0|[1-9][0-9]*)', name)
+                for name in (os.listdir(folder) if osp.isdir(folder) else []))
+            if match and osp.exists(osp.join(folder, match.group(0),
+                                             RESULT_FILE)))
         collected[variant.name] = [
-            read_result(osp.join(folder, name, RESULT_FILE), recipe_digest)
-            for name in runs
+            read_result(osp.join(folder, f'seed{seed}', RESULT_FILE),
+                        recipe_digest, digests[variant.name])
+            for seed in seeds
         ]
     return collected
 
@@ -321,10 +343,12 @@ def claim_rows(claim: Claim,
         results (dict[str, list[dict]]): From :func:`collect_results`.
 
     Returns:
-        tuple[list[dict], str]: One row per compared variant (``variant``,
-        ``n``, ``mean``, ``std``, ``difference``, ``standard_error``,
-        ``verdict``) and the claim's verdict; empty and ``''`` when the
-        reference or every compared variant lacks results.
+        tuple[list[dict], str]: One row per compared variant with results
+        (``variant``, ``n``, ``mean``, ``std``, ``difference``,
+        ``standard_error``, ``verdict``) and the claim's verdict, which is
+        ``incomplete (k of n variants)`` while a compared variant has no
+        result; empty and ``''`` when the reference or every compared
+        variant lacks results.
     """
     reference = _values(results, REFERENCE_VARIANT, claim.metric)
     rows = []
@@ -341,6 +365,9 @@ def claim_rows(claim: Claim,
             verdict=comparison.verdict))
     if not rows:
         return [], ''
+    if len(rows) < len(claim.others):
+        return rows, (f'incomplete ({len(rows)} of {len(claim.others)} '
+                      'variants)')
     return rows, claim_verdict([row['verdict'] for row in rows])
 
 
@@ -425,6 +452,11 @@ def summary_markdown(results: Dict[str, List[dict]],
     ])
 
 
+def _number(value: float, count: int) -> str:
+    """A spread as CSV text; empty where fewer than 2 seeds give none."""
+    return f'{value:.4f}' if count >= 2 else ''
+
+
 def summary_csv(results: Dict[str, List[dict]]) -> str:
     """One row per claim and compared variant, reference rows included."""
     rows = []
@@ -435,12 +467,14 @@ def summary_csv(results: Dict[str, List[dict]]) -> str:
         reference = spread(_values(results, REFERENCE_VARIANT, claim.metric))
         rows.append([claim.key, claim.metric, REFERENCE_VARIANT,
                      reference.count, f'{reference.mean:.4f}',
-                     f'{reference.std:.4f}', '', '', '', verdict])
+                     _number(reference.std, reference.count), '', '', '',
+                     verdict])
         rows += [[
             claim.key, claim.metric, row['variant'], row['n'],
-            f"{row['mean']:.4f}", f"{row['std']:.4f}",
-            f"{row['difference']:.4f}", f"{row['standard_error']:.4f}",
-            row['verdict'], verdict
+            f"{row['mean']:.4f}", _number(row['std'], row['n']),
+            f"{row['difference']:.4f}",
+            _number(row['standard_error'],
+                    min(row['n'], reference.count)), row['verdict'], verdict
         ] for row in compared]
     return csv_text(['claim', 'metric', 'variant', 'seeds', 'mean', 'std',
                      'difference_to_reference', 'standard_error', 'verdict',

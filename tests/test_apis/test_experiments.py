@@ -68,11 +68,23 @@ def test_a_fusion_variant_changes_only_the_fusion(camvid_recipe):
     changed = {key for key in add_cat['decode_head']
                if add_cat['decode_head'][key] != reference['decode_head'].get(
                    key)}
-    ablation = load_config(VARIANTS['Add-Cat'].config).model.decode_head
-    assert changed and changed <= set(ablation)
+    assert changed == {'attention_fusion', 'pooling_fusion', 'channels'}
     assert add_cat['decode_head']['attention_fusion'] == 'add'
     assert add_cat['decode_head']['pooling_fusion'] == 'concat'
+    assert add_cat['decode_head']['channels'] == 104
     assert add_cat['backbone'] == reference['backbone']
+
+
+@pytest.mark.parametrize('name', list(VARIANTS))
+def test_every_variant_differs_from_the_recipe_only_where_it_says(
+        camvid_recipe, name):
+    model = variant_model(camvid_recipe, VARIANTS[name])
+    recipe = camvid_recipe.model.to_dict()
+    differing = {key for key in model if model[key] != recipe.get(key)}
+    assert differing <= {'decode_head', 'backbone'}
+    assert ('backbone' in differing) == (name == 'Taps 3-6')
+    assert model['decode_head']['num_classes'] == 11
+    assert 'Pretrained' not in str(model)
 
 
 def test_a_new_head_keeps_the_recipes_classes_and_loss(camvid_recipe):
@@ -139,7 +151,10 @@ def test_the_recipe_digest_ignores_the_data_folder():
     _, second = load_experiment_recipe(DEMO_RECIPE, 'b')
     _, other = load_experiment_recipe(DEMO_RECIPE, 'a',
                                       {'optim_wrapper.optimizer.lr': 1.0})
-    assert first == second != other
+    _, two_processes = load_experiment_recipe(DEMO_RECIPE, 'a',
+                                              world_size=2)
+    assert first == second
+    assert len({first, other, two_processes}) == 3
 
 
 @pytest.fixture(scope='module')
@@ -185,6 +200,7 @@ def test_a_two_variant_two_seed_suite_then_skip_resume_and_refusal(
     assert set(paths) == {'md', 'csv', 'png'}
     markdown = open(paths['md']).read()
     assert 'Table VII: the other losses' in markdown
+    assert 'incomplete (1 of 2 variants)' in markdown  # OWFL did not run
     assert 'Table I:' not in markdown  # no fusion variant was run
     rows = list(csv.DictReader(open(paths['csv'])))
     assert [row['variant'] for row in rows] == ['AFFNet', 'CE']
@@ -202,12 +218,22 @@ def test_a_two_variant_two_seed_suite_then_skip_resume_and_refusal(
     # a run killed after its first epoch resumes from that epoch
     work = tmp_path / 'work' / 'ce' / 'seed1'
     (results / 'ce/seed1/result.json').unlink()
+    uninterrupted = torch.load(work / 'epoch_2.pth')['state_dict']
     (work / 'epoch_2.pth').unlink()
     (work / 'last_checkpoint').write_text(str(work / 'epoch_1.pth'))
     suite(tmp_path, demo_data)
     resumed = json.loads((results / 'ce/seed1/result.json').read_text())
     assert resumed['resumed'] is True
-    assert resumed['mIoU'] == result['mIoU']  # the same training, resumed
+    # the same training, continued: the same final weights
+    final = torch.load(work / 'epoch_2.pth')['state_dict']
+    assert final.keys() == uninterrupted.keys()
+    assert all(torch.equal(final[k], uninterrupted[k]) for k in final)
+
+    # a stray folder (a user's backup) is not a seed
+    (results / 'ce' / 'seed1.bak').mkdir()
+    (results / 'ce' / 'seed1.bak' / 'result.json').write_text('{}')
+    paths = suite(tmp_path, demo_data)
+    assert list(csv.DictReader(open(paths['csv'])))[1]['seeds'] == '2'
 
     # another recipe is refused before anything is trained
     with pytest.raises(FileExistsError, match='another recipe'):

@@ -26,7 +26,8 @@ from typing import Optional, Sequence
 
 from mmseg_affnet.apis.compare import (COMPARISON_MODELS, DEFAULT_DATA_ROOTS,
                                        RECIPES, run_comparison)
-from mmseg_affnet.engine.cli import add_cfg_options_argument
+from mmseg_affnet.engine.cli import (add_cfg_options_argument,
+                                     add_launcher_argument)
 from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 
@@ -64,10 +65,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='untimed latency calls per model (default: 5)')
     parser.add_argument('--iters', type=int, default=20,
                         help='timed latency calls per model (default: 20)')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch'], default='none',
-        help='pytorch: started by torchrun (tools/torchrun_local.sh), every '
-        'training runs distributed')
+    add_launcher_argument(
+        parser, 'pytorch: started by torchrun (tools/torchrun_local.sh), '
+        'every training runs distributed')
     add_cfg_options_argument(
         parser, 'override settings of the recipe (every model), as in '
         "mmseg's tools, e.g. train_cfg.max_epochs=2")

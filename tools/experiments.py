@@ -25,7 +25,8 @@ from typing import Optional, Sequence
 
 from mmseg_affnet.apis.experiment_suites import SUITES, VARIANTS
 from mmseg_affnet.apis.experiments import run_experiments, update_readme
-from mmseg_affnet.engine.cli import add_cfg_options_argument
+from mmseg_affnet.engine.cli import (add_cfg_options_argument,
+                                     add_launcher_argument)
 from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 
@@ -62,10 +63,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--readme', help='also write the summary between the lines '
         '"<!-- BEGIN experiments-<suite> -->" and "<!-- END '
         'experiments-<suite> -->" of this Markdown file')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch'], default='none',
-        help='pytorch: started by torchrun (tools/torchrun_local.sh), every '
-        'run distributed')
+    add_launcher_argument(
+        parser, 'pytorch: started by torchrun (tools/torchrun_local.sh), '
+        'every run distributed')
     add_cfg_options_argument(
         parser, 'override settings of the recipe (every run), as in '
         "mmseg's tools, e.g. train_cfg.max_epochs=2")

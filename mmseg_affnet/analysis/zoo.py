@@ -3,6 +3,7 @@ real-time segmentors, by name."""
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
+from ..utils.config import check_names
 from ..utils.mim import config_file
 
 REFERENCE = 'AFFNet'
@@ -33,10 +34,8 @@ def select_models(names: Sequence[str],
     Returns:
         dict[str, str]: Model name -> config path, in the given order.
     """
-    unknown = [name for name in names if name not in MODEL_ZOO]
-    if unknown:
-        raise ValueError(f'Unknown models {unknown}; choose from '
-                         f'{list(MODEL_ZOO)} or add configs with --configs.')
+    check_names(names, list(MODEL_ZOO), 'models',
+                ' or add configs with --configs')
     models = {name: MODEL_ZOO[name] for name in names}
     for config in extra_configs:
         name = osp.splitext(osp.basename(config))[0]

@@ -39,7 +39,8 @@ from ..models.losses import (ClassWeightedCrossEntropyLoss,
                              ObjectWeightedFocalLoss, enet_class_weights,
                              load_class_frequencies,
                              use_ignore_safe_class_weighted_ce)
-from ..utils.config import iter_dicts, load_config, without_pretrained
+from ..utils.config import (check_names, iter_dicts, load_config,
+                            without_pretrained)
 from ..utils.mim import config_file
 from ..utils.io import atomic_write_text
 
@@ -101,12 +102,7 @@ def select_comparison_models(names: Sequence[str]) -> Dict[str, str]:
     Raises:
         ValueError: For unknown or repeated names.
     """
-    unknown = [name for name in names if name not in COMPARISON_MODELS]
-    if unknown:
-        raise ValueError(f'Unknown models {unknown}; choose from '
-                         f'{list(COMPARISON_MODELS)}.')
-    if len(set(names)) != len(names):
-        raise ValueError(f'Models are named twice in {list(names)}.')
+    check_names(names, list(COMPARISON_MODELS), 'models')
     ordered = sorted(names, key=lambda name: name != REFERENCE)
     return {name: COMPARISON_MODELS[name] for name in ordered}
 

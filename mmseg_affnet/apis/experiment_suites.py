@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from ..utils.config import load_config, without_pretrained
+from ..utils.config import check_names, load_config, without_pretrained
 from .comparison_recipe import adapt_model_to_recipe
 
 #: The config every variant is a difference to.
@@ -147,12 +147,7 @@ def select_variants(suite: str,
     members = SUITES[suite]
     if names is None:
         return [VARIANTS[name] for name in members]
-    unknown = [name for name in names if name not in members]
-    if unknown:
-        raise ValueError(f'{unknown} are not variants of suite {suite!r}; '
-                         f'choose from {list(members)}.')
-    if len(set(names)) != len(names):
-        raise ValueError(f'Variants are named twice in {list(names)}.')
+    check_names(names, members, f'variants of suite {suite!r}')
     chosen = {REFERENCE_VARIANT, *names}
     return [VARIANTS[name] for name in members if name in chosen]
 

@@ -20,6 +20,19 @@ CFG_OPTIONS_HELP = (
     'or key="[a,b]"')
 
 
+def add_launcher_argument(
+        parser: argparse.ArgumentParser,
+        help: str = 'job launcher (pytorch: started by torchrun)') -> None:
+    """Add ``--launcher`` (``none`` or ``pytorch``, as in mmseg's tools).
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+        help (str): The option's help text.
+    """
+    parser.add_argument('--launcher', choices=['none', 'pytorch'],
+                        default='none', help=help)
+
+
 def add_cfg_options_argument(parser: argparse.ArgumentParser,
                              help: str = CFG_OPTIONS_HELP) -> None:
     """Add mmseg's ``--cfg-options`` (a dict of ``key=value`` overrides).
@@ -42,11 +55,7 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--work-dir', help='the dir to save logs, checkpoints and results in')
     add_cfg_options_argument(parser)
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch'],
-        default='none',
-        help='job launcher (pytorch: started by torchrun)')
+    add_launcher_argument(parser)
     add_debug_argument(parser)
 
 

@@ -9,7 +9,7 @@ import ast
 import copy
 import os.path as osp
 from pathlib import Path
-from typing import Any, Iterator, Optional, Tuple, Union
+from typing import Any, Iterator, Optional, Sequence, Tuple, Union
 
 from mmengine.config import Config
 from mmengine.hub import get_config
@@ -144,3 +144,26 @@ def without_pretrained(cfg: Union[dict, list]) -> Union[dict, list]:
                     and 'Pretrained' in str(value)]:
             del node[key]
     return cfg
+
+
+def check_names(names: Sequence[str], known: Sequence[str], what: str,
+                fix: str = '') -> None:
+    """Refuse unknown or repeated names of a user's choice.
+
+    Args:
+        names (Sequence[str]): The chosen names.
+        known (Sequence[str]): The names there are.
+        what (str): What they name, e.g. ``'models'``.
+        fix (str): Text after the list of known names. Default: ''.
+
+    Raises:
+        ValueError: ``Unknown <what> [...]; choose from [...]`` or
+            ``<what> named twice``.
+    """
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f'Unknown {what} {unknown}; choose from '
+                         f'{list(known)}{fix}.')
+    if len(set(names)) != len(names):
+        raise ValueError(f'{what[:1].upper()}{what[1:]} named twice in '
+                         f'{list(names)}.')

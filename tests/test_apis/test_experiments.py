@@ -55,7 +55,7 @@ def test_the_paper_suite_has_the_eight_distinct_variants():
     assert len({VARIANTS[name].config for name in SUITES['paper']}) == 8
     assert [v.name for v in select_variants('paper', ['CE'])] == [
         'AFFNet', 'CE']
-    with pytest.raises(ValueError, match='not variants of suite'):
+    with pytest.raises(ValueError, match='Unknown variants of suite'):
         select_variants('paper', ['Taps 3-6'])
     with pytest.raises(ValueError, match='Unknown suite'):
         select_variants('nope')

@@ -17,6 +17,7 @@ another machine from the committed results. Runs go seed by seed (every
 variant's seed 0 first), so that a partial suite already covers every
 variant.
 """
+import copy
 import hashlib
 import json
 import os
@@ -107,14 +108,15 @@ def load_experiment_recipe(recipe: str,
     return cfg, recipe_digest
 
 
-def run_config(recipe: Config, variant: Variant, seed: int,
+def run_config(recipe: Config, model: dict, seed: int,
                work_dir: str) -> Config:
     """The training config of one run: the recipe, the variant's model, the
     seed.
 
     Args:
         recipe (Config): From :func:`load_experiment_recipe`.
-        variant (Variant): The variant.
+        model (dict): The variant's model
+            (:func:`~.experiment_suites.variant_model`).
         seed (int): Seed of the training.
         work_dir (str): The run's work dir.
 
@@ -122,7 +124,7 @@ def run_config(recipe: Config, variant: Variant, seed: int,
         Config: A full training config.
     """
     cfg = Config(recipe.to_dict())
-    cfg.model = variant_model(recipe, variant)
+    cfg.model = copy.deepcopy(model)
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed)
     cfg.load_from = None
@@ -247,7 +249,8 @@ def run_experiments(suite: str = 'paper',
     rank, world_size = get_dist_info()
     recipe_cfg, recipe_digest = load_experiment_recipe(
         recipe, data_root, cfg_options, world_size)
-    digests = {v.name: digest(variant_model(recipe_cfg, v)) for v in members}
+    models = {v.name: variant_model(recipe_cfg, v) for v in members}
+    digests = {name: digest(model) for name, model in models.items()}
     if rank == 0:
         check_output_folder(results_dir, '--results-dir')
         check_suite_record(results_dir, dict(
@@ -271,7 +274,7 @@ def run_experiments(suite: str = 'paper',
                                   disable=rank != 0):
             folder = run_folder(variant, seed)
             name = f'{variant.folder}_seed{seed}'
-            cfg = run_config(recipe_cfg, variant, seed,
+            cfg = run_config(recipe_cfg, models[variant.name], seed,
                              osp.join(work_dir, folder))
             if rank == 0:
                 write_model_config(cfg, osp.join(cfg.work_dir, f'{name}.py'))

@@ -236,14 +236,22 @@ def _no_training_happened(cfg: Config) -> bool:
     return not glob.glob(osp.join(cfg.work_dir, '*.pth'))
 
 
-def test_val_label_ids_are_found_before_training(tmp_path, demo_root):
+def _copy_with_a_label_id_in_val(tmp_path, demo_root: str):
+    """Copy the demo data and put a Cityscapes label id (26, car) instead of
+    a train id into one val label map; return the copy's root and that
+    label map."""
     data_root = str(tmp_path / 'data')
     shutil.copytree(demo_root, data_root)
     label = sorted(glob.glob(
         osp.join(data_root, 'gtFine', 'val', '*', '*.png')))[-1]
     label_map = cv2.imread(label, cv2.IMREAD_UNCHANGED)
-    label_map[0, 0] = 26  # a Cityscapes label id (car), not a train id
+    label_map[0, 0] = 26
     cv2.imwrite(label, label_map)
+    return data_root, label
+
+
+def test_val_label_ids_are_found_before_training(tmp_path, demo_root):
+    data_root, label = _copy_with_a_label_id_in_val(tmp_path, demo_root)
     cfg = tiny_config(tmp_path, data_root,
                       **{'train_cfg.val_interval': 1})
 
@@ -331,13 +339,7 @@ def test_test_labels_are_checked_before_testing(trained, tmp_path,
     # pipeline without CheckSegLabels: a label id in the test split was
     # ignored by the metric, and the run scored without it.
     config, work_dir = trained
-    data_root = str(tmp_path / 'data')
-    shutil.copytree(demo_root, data_root)
-    label = sorted(glob.glob(
-        osp.join(data_root, 'gtFine', 'val', '*', '*.png')))[-1]
-    label_map = cv2.imread(label, cv2.IMREAD_UNCHANGED)
-    label_map[0, 0] = 26  # a Cityscapes label id (car), not a train id
-    cv2.imwrite(label, label_map)
+    data_root, label = _copy_with_a_label_id_in_val(tmp_path, demo_root)
     cfg = _test_config(config, str(tmp_path / 'test'), 'engine_test_ids')
     cfg.test_dataloader.dataset.data_root = data_root
     cfg.test_dataloader.dataset.pipeline = [

@@ -78,7 +78,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--train-step', action='store_true',
         help='add a training-step row (forward + backward, train mode, '
-        'batch 2) of every model')
+        "batch 2) of every model, and AFFNet's in bfloat16 and/or with "
+        'channels-last weights')
     parser.add_argument('--out-dir', default='work_dirs/benchmark',
                         help='output folder (default: work_dirs/benchmark)')
     parser.add_argument('--name', default='benchmark',

@@ -14,7 +14,7 @@
 """
 from .benchmark import (CSV_FIELDS, ORT_OPTION_VARIANTS, environment,
                         make_rows, plot_latency, result_paths, results_table,
-                        run_benchmark, write_results)
+                        run_benchmark, TRAIN_STEP_VARIANTS, write_results)
 from .complexity import FLOP_COUNTER, count_macs, inference_params
 from .timing import (TimedCall, cuda_peak_memory_mib, matmul_call,
                      median_latencies_ms, ort_call, time_interleaved,
@@ -29,5 +29,5 @@ __all__ = [
     'plot_latency', 'REFERENCE', 'result_paths', 'results_table',
     'run_benchmark', 'select_deploy_models', 'select_models',
     'time_interleaved', 'TimedCall', 'torch_call', 'torch_settings',
-    'write_results'
+    'TRAIN_STEP_VARIANTS', 'write_results'
 ]

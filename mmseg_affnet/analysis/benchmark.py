@@ -7,7 +7,10 @@ for each input size and device, one interleaved round-robin of:
 - every model eager, as its config builds it (``LogitsAtInputSize``, eval
   mode; fp32, plus fp16 autocast on CUDA);
 - optionally every model's training step (``train-step``: forward and
-  backward in train mode at batch :data:`TRAIN_STEP_BATCH`);
+  backward in train mode at batch :data:`TRAIN_STEP_BATCH`), and the
+  reference model's under bfloat16 autocast and/or with its weights
+  channels-last (``train-step-channels-last``), the two speed-ups of the
+  CamVid CPU recipe, so that their ratios are measured side by side;
 - every deploy model ``fused``
   (:func:`mmseg_affnet.deploy.prepare_for_inference`),
   and on CPU under onnxruntime in fp32 (``onnxruntime``) and static INT8
@@ -54,6 +57,10 @@ Size = Tuple[int, int]
 MATMUL_SIZE = 2048
 INT8_CALIBRATION_INPUTS = 4
 TRAIN_STEP_BATCH = 2
+# The reference model's extra training steps: (variant, precision).
+TRAIN_STEP_VARIANTS = (('train-step', 'bf16'),
+                       ('train-step-channels-last', 'fp32'),
+                       ('train-step-channels-last', 'bf16'))
 LATENCY_DEFINITION = ("model(inputs, mode='tensor') + bilinear upsampling of "
                       'the logits to the input size, batch 1, eval mode, no '
                       'preprocessing or post-processing')
@@ -121,6 +128,24 @@ def _ort_calls(name: str, model: nn.Module, inputs: torch.Tensor,
     return calls
 
 
+def bf16_supported(device: str) -> bool:
+    """Whether bfloat16 autocast runs on ``device`` ('cpu': always, in
+    hardware with AVX-512 BF16 or AMX and emulated otherwise; 'cuda': from
+    Ampere on)."""
+    return device == 'cpu' or torch.cuda.is_bf16_supported()
+
+
+def training_module(model: nn.Module, device: str,
+                    variant: str = 'train-step') -> nn.Module:
+    """A copy of ``model`` for a training step: logits at input size, train
+    mode, gradients on; weights channels-last for a ``*-channels-last``
+    variant (as :class:`mmseg_affnet.engine.ChannelsLastHook` trains)."""
+    module = LogitsAtInputSize(copy.deepcopy(model)).to(device)
+    if variant.endswith('channels-last'):
+        module.to(memory_format=torch.channels_last)
+    return module.train().requires_grad_(True)
+
+
 def make_calls(models: Dict[str, nn.Module], deploy_models: Sequence[str],
                size: Size, device: str, threads: int, opset: int,
                tmp_dir: str, int8: bool = True,
@@ -140,8 +165,8 @@ def make_calls(models: Dict[str, nn.Module], deploy_models: Sequence[str],
         int8 (bool): Add ``onnxruntime-int8`` calls. Default: True.
         ort_options (bool): Add the :data:`ORT_OPTION_VARIANTS` calls of the
             reference model. Default: False.
-        train_step (bool): Add a ``train-step`` call of every model.
-            Default: False.
+        train_step (bool): Add a ``train-step`` call of every model, and the
+            reference's :data:`TRAIN_STEP_VARIANTS`. Default: False.
 
     Returns:
         list[TimedCall]: Eager calls, training steps, then fused, then
@@ -155,10 +180,17 @@ def make_calls(models: Dict[str, nn.Module], deploy_models: Sequence[str],
         eager += [torch_call(name, 'eager', module, inputs.to(device), p)
                   for p in precisions]
         if train_step:
-            trained = LogitsAtInputSize(copy.deepcopy(model)).to(device)
-            trained.train().requires_grad_(True)
             batch = torch.randn(TRAIN_STEP_BATCH, 3, *size, device=device)
-            train.append(train_step_call(name, trained, batch))
+            train.append(
+                train_step_call(name, training_module(model, device), batch))
+            if name == REFERENCE:
+                train += [
+                    train_step_call(
+                        name, training_module(model, device, variant), batch,
+                        precision, variant)
+                    for variant, precision in TRAIN_STEP_VARIANTS
+                    if precision != 'bf16' or bf16_supported(device)
+                ]
         if name not in deploy_models:
             continue
         fused_module = LogitsAtInputSize(
@@ -194,9 +226,9 @@ def make_rows(calls: Sequence[TimedCall], times: Sequence[Sequence[float]],
 
     Returns:
         list[dict]: Rows with the keys of :data:`CSV_FIELDS`. A
-        ``train-step`` row is compared with the reference's training step
-        and gets no GMAC/s (its ``gmacs`` is one image's forward pass); every
-        other row is compared with the reference's eager row.
+        ``train-step*`` row is compared with the reference's fp32 training
+        step and gets no GMAC/s (its ``gmacs`` is one image's forward pass);
+        every other row is compared with the reference's eager row.
     """
     macs = dict(macs, matmul=MATMUL_SIZE**3)
     medians = [float(np.median(t)) * 1e3 for t in times]
@@ -211,7 +243,7 @@ def make_rows(calls: Sequence[TimedCall], times: Sequence[Sequence[float]],
     rows = []
     for call, call_times, median, memory in zip(calls, times, medians,
                                                 memories):
-        training = call.variant == 'train-step'
+        training = call.variant.startswith('train-step')
         reference_ms = reference.get(
             ('train-step', 'fp32') if training else
             ('eager', call.precision) if ('eager', call.precision)
@@ -270,7 +302,8 @@ def run_benchmark(configs: Dict[str, str],
         ort_options (bool): Add the reference model's
             :data:`ORT_OPTION_VARIANTS` rows. Default: False.
         train_step (bool): Add every model's ``train-step`` row (forward
-            and backward at batch :data:`TRAIN_STEP_BATCH`). Default: False.
+            and backward at batch :data:`TRAIN_STEP_BATCH`) and the
+            reference's :data:`TRAIN_STEP_VARIANTS`. Default: False.
         cfg_options (dict, optional): Overrides merged into every model's
             config (mmseg's ``--cfg-options``). Default: None.
 
@@ -401,8 +434,8 @@ def plot_latency(rows: Sequence[dict], path: str) -> None:
             continue
         label = (row['model'] if row['variant'] == 'eager' else
                  f"{row['model']} ({row['variant']})")
-        if row['precision'] == 'fp16':
-            label += ' fp16'
+        if row['precision'] in ('fp16', 'bf16'):
+            label += f" {row['precision']}"
         groups.setdefault((row['input'], row['device']), []).append(
             Point(row['params_m'], row['latency_median_ms'], label))
     atomic_write_bytes(path, scatter_png([

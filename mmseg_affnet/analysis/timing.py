@@ -69,8 +69,9 @@ def torch_call(model: str, variant: str, module: nn.Module, inputs: Tensor,
     return TimedCall(model, variant, precision, call)
 
 
-def train_step_call(model: str, module: nn.Module,
-                    inputs: Tensor) -> TimedCall:
+def train_step_call(model: str, module: nn.Module, inputs: Tensor,
+                    precision: str = 'fp32',
+                    variant: str = 'train-step') -> TimedCall:
     """A :class:`TimedCall` of one training step's forward and backward.
 
     The module runs in train mode (batch statistics, dropout) and the mean
@@ -83,19 +84,28 @@ def train_step_call(model: str, module: nn.Module,
             device of ``inputs``; its parameters require gradients.
         inputs (Tensor): A batch of at least 2 images (batch norms in train
             mode need more than one value per channel).
+        precision (str): ``'fp32'``, or ``'bf16'``: the forward pass under
+            bfloat16 autocast on the inputs' device, as
+            :class:`mmseg_affnet.engine.BF16OptimWrapper` trains.
+            Default: 'fp32'.
+        variant (str): Variant label, e.g. ``'train-step-channels-last'``
+            for a module converted to that layout. Default: 'train-step'.
 
     Returns:
-        TimedCall: Variant ``'train-step'``, precision ``'fp32'``.
+        TimedCall: The call.
     """
     cuda = inputs.is_cuda
 
     def call():
         module.zero_grad(set_to_none=True)
-        module(inputs).mean().backward()
+        with torch.autocast(inputs.device.type, dtype=torch.bfloat16,
+                            enabled=precision == 'bf16'):
+            logits = module(inputs)
+        logits.float().mean().backward()
         if cuda:
             torch.cuda.synchronize()
 
-    return TimedCall(model, 'train-step', 'fp32', call)
+    return TimedCall(model, variant, precision, call)
 
 
 def ort_call(model: str, variant: str, session: ort.InferenceSession,

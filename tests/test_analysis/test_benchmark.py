@@ -19,7 +19,7 @@ from mmseg_affnet.analysis import (CSV_FIELDS, MODEL_ZOO,
                                    count_macs, inference_params, make_rows,
                                    result_paths, results_table,
                                    select_deploy_models, select_models,
-                                   time_interleaved)
+                                   time_interleaved, TRAIN_STEP_VARIANTS)
 
 FAST_SCNN_CONFIG = 'mmseg::fastscnn/fast_scnn_8xb4-160k_cityscapes-512x1024.py'
 FAST_SCNN_NAME = 'fast_scnn_8xb4-160k_cityscapes-512x1024'
@@ -45,13 +45,17 @@ def read_csv(path: str):
 
 def test_benchmark_csv_has_every_run_and_column(benchmark_dir):
     rows = read_csv(osp.join(benchmark_dir, 'benchmark.csv'))
-    runs = [(r['model'], r['variant']) for r in rows]
-    deploy = ['fused', 'onnxruntime', 'onnxruntime-int8']
-    options = [f'ort:{name}' for name in ORT_OPTION_VARIANTS]
+    runs = [(r['model'], r['variant'], r['precision']) for r in rows]
+    deploy = [('fused', 'fp32'), ('onnxruntime', 'fp32'),
+              ('onnxruntime-int8', 'int8')]
+    options = [(f'ort:{name}', 'fp32') for name in ORT_OPTION_VARIANTS]
+    train = [('train-step', 'fp32')] + list(TRAIN_STEP_VARIANTS)
     assert sorted(runs) == sorted(
-        [('AFFNet', v) for v in ['eager', 'train-step'] + deploy + options] +
-        [(FAST_SCNN_NAME, v) for v in ['eager', 'train-step'] + deploy] +
-        [('matmul', '2048x2048')])
+        [('AFFNet', v, p) for v, p in [('eager', 'fp32')] + train + deploy +
+         options] +
+        [(FAST_SCNN_NAME, v, p) for v, p in
+         [('eager', 'fp32'), ('train-step', 'fp32')] + deploy] +
+        [('matmul', '2048x2048', 'fp32')])
     for row in rows:
         assert set(row) == set(CSV_FIELDS)
         assert row['input'] == '64x128' and row['device'] == 'cpu'
@@ -60,28 +64,30 @@ def test_benchmark_csv_has_every_run_and_column(benchmark_dir):
             row['latency_p90_ms'])
         assert 0 < median <= p90
         assert math.isclose(float(row['fps']), 1e3 / median, rel_tol=1e-6)
-        if row['variant'] == 'train-step':
+        if row['variant'].startswith('train-step'):
             assert row['gmac_per_s'] == row['ceiling_fraction'] == ''
             continue
         assert math.isclose(float(row['gmac_per_s']),
                             float(row['gmacs']) / median * 1e3, rel_tol=1e-6)
         assert float(row['gmacs']) > 0
-        assert row['precision'] == ('int8' if row['variant'].endswith('int8')
-                                    else 'fp32')
     by_run = dict(zip(runs, rows))
-    reference = by_run[('AFFNet', 'eager')]
+    reference = by_run[('AFFNet', 'eager', 'fp32')]
     assert float(reference['latency_vs_affnet']) == 1.0
     assert float(reference['macs_vs_affnet']) == 1.0
-    # A training step is compared with AFFNet's training step.
-    assert float(by_run[('AFFNet', 'train-step')]['latency_vs_affnet']) == 1.0
-    assert math.isclose(
-        float(by_run[(FAST_SCNN_NAME, 'train-step')]['latency_vs_affnet']),
-        float(by_run[(FAST_SCNN_NAME, 'train-step')]['latency_median_ms']) /
-        float(by_run[('AFFNet', 'train-step')]['latency_median_ms']),
-        rel_tol=1e-6)
-    assert float(by_run[('matmul', '2048x2048')]['ceiling_fraction']) == 1.0
-    assert float(by_run[('matmul', '2048x2048')]['gmacs']) == pytest.approx(
-        2048**3 / 1e9)
+    # Every training step is compared with AFFNet's fp32 training step.
+    reference_train = by_run[('AFFNet', 'train-step', 'fp32')]
+    assert float(reference_train['latency_vs_affnet']) == 1.0
+    for run in [(FAST_SCNN_NAME, 'train-step', 'fp32')] + [
+            ('AFFNet', ) + variant for variant in TRAIN_STEP_VARIANTS]:
+        assert math.isclose(
+            float(by_run[run]['latency_vs_affnet']),
+            float(by_run[run]['latency_median_ms']) /
+            float(reference_train['latency_median_ms']),
+            rel_tol=1e-6)
+    assert float(by_run[('matmul', '2048x2048', 'fp32')]
+                 ['ceiling_fraction']) == 1.0
+    assert float(by_run[('matmul', '2048x2048', 'fp32')]
+                 ['gmacs']) == pytest.approx(2048**3 / 1e9)
 
 
 def test_benchmark_json_matches_csv(benchmark_dir):

@@ -2,15 +2,21 @@
 # on val against the labels at their full 480x360. The model and loss are
 # affnet_camvid.py's (OWFL + 0.5 CE); chosen for the CPU by measurement on
 # val (README, "Real data: CamVid": the start point, 60 epochs of
-# 0.5-1.5x rescales, gave 56.9 %; 90 epochs 58.25 %; this recipe 60.52 %):
+# 0.5-1.5x rescales, gave 56.9 %; 90 epochs 58.25 %; 1.0-2.0x rescales
+# 60.52 %; the same in bfloat16 and channels-last for 115 epochs: this
+# recipe):
 # images rescaled 1.0-2.0x (480x360 to 960x720) and cropped to 320x240
 # (crops that one class fills more than 75 % of are re-drawn), so that thin
 # classes (pole, sign, pedestrian) span more pixels of the 1/8 output;
 # val and test images enter at 1.5x (720x540), the middle of the training
 # scales, and the predictions are resized back to 480x360; batch 8, Adam
-# lr 1e-3 with poly decay, 90 epochs (46 iterations each).
+# lr 1e-3 with poly decay, 115 epochs (46 iterations each), the forward
+# pass in bfloat16 autocast and the weights channels-last, which together
+# make an iteration about 1.3x faster on this CPU (AVX-512 BF16), so that
+# 115 epochs fit where 90 did (validation and testing stay float32).
 # Every value is a --cfg-options away, e.g. train_cfg.max_epochs=60
-# optim_wrapper.optimizer.lr=2e-3 train_dataloader.batch_size=16.
+# optim_wrapper.optimizer.lr=2e-3 train_dataloader.batch_size=16
+# optim_wrapper.type=OptimWrapper (float32 training).
 _base_ = ['./affnet_camvid.py']
 
 crop_size = (240, 320)  # (H, W)
@@ -68,9 +74,14 @@ tta_pipeline = [
         ])
 ]
 
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
-max_epochs = 90
+optim_wrapper = dict(type='BF16OptimWrapper', optimizer=dict(lr=1e-3))
+custom_hooks = [
+    dict(type='PreflightCheckHook'),
+    dict(type='DistTeardownHook'),
+    dict(type='ChannelsLastHook'),
+]
+max_epochs = 115
 # The last epoch is always validated, whatever max_epochs is.
-train_cfg = dict(max_epochs=max_epochs, val_interval=30)
+train_cfg = dict(max_epochs=max_epochs, val_interval=40)
 default_hooks = dict(
     logger=dict(interval=10), checkpoint=dict(interval=10))

@@ -1,22 +1,22 @@
 """Train AFFNet and real-time peers with one recipe; compare them.
 
-Every model is trained with the recipe's data, pipelines, optimizer and
-schedule (only the model dict differs, from the model's own config without
-pretrained weights), its BN statistics recomputed before evaluation, then
-scored on val, counted and timed (see :mod:`mmseg_affnet.apis.compare`).
-
-Outputs under ``--work-dir``: ``<model>/`` (config, checkpoints, log,
-``result.json``) and ``comparison.md`` / ``.csv`` / ``.png``. A rerun skips
-the models with a ``result.json`` and resumes an interrupted training.
+Only the model differs (its own config, no pretrained weights); BN
+statistics are recomputed before scoring on val; then every model is
+counted and timed (see :mod:`mmseg_affnet.apis.compare`). ``--work-dir``
+gets ``<model>/`` (config, checkpoints, log); ``--results-dir`` (default:
+the work dir) ``<model>/result.json``, ``latency.json`` and
+``comparison.{md,csv,png}``. A rerun skips finished models and resumes an
+interrupted training; ``--summary-only`` summarises the results dir alone.
 
 Examples:
     # all models on the synthetic demo data (CPU)
     python tools/compare.py
-    # two models, shorter
-    python tools/compare.py --models AFFNet Fast-SCNN \
-        --work-dir work_dirs/compare_two --cfg-options train_cfg.max_epochs=2
-    # CamVid, the short CPU recipe (one seed)
-    python tools/compare.py --dataset camvid --data-root ../shared/data/camvid
+    # CamVid, the short CPU recipe (one seed), results kept in the repository
+    python tools/compare.py --dataset camvid --data-root ../shared/data/camvid \
+        --results-dir results/camvid/compare
+    # regenerate its summary and the README's table from the results only
+    python tools/compare.py --dataset camvid --results-dir \
+        results/camvid/compare --summary-only --readme README.md
     # Cityscapes, the paper's fine-only recipe, 4 GPUs
     bash tools/torchrun_local.sh 4 compare.py --dataset cityscapes \
         --launcher pytorch --cfg-options train_dataloader.batch_size=3
@@ -26,6 +26,7 @@ from typing import Optional, Sequence
 
 from mmseg_affnet.apis.compare import (COMPARISON_MODELS, DEFAULT_DATA_ROOTS,
                                        RECIPES, run_comparison)
+from mmseg_affnet.apis.result_files import publish_summary
 from mmseg_affnet.engine.cli import (add_cfg_options_argument,
                                      add_launcher_argument)
 from mmseg_affnet.utils import add_debug_argument, reported_errors
@@ -51,8 +52,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         ', '.join(f'{root} ({dataset})'
                   for dataset, root in DEFAULT_DATA_ROOTS.items()) + ')')
     parser.add_argument(
-        '--work-dir', help='one sub-folder per model and the comparison '
-        'files (default: work_dirs/compare_<dataset>)')
+        '--work-dir', help='one sub-folder per model: config, checkpoints, '
+        'logs (default: work_dirs/compare_<dataset>)')
+    parser.add_argument(
+        '--results-dir', help='<model>/result.json, latency.json and the '
+        'summary (default: the work dir)')
+    parser.add_argument(
+        '--summary-only', action='store_true',
+        help='train and time nothing: summarise the results in '
+        '--results-dir')
+    parser.add_argument(
+        '--readme', help='also write the summary into this Markdown file, '
+        'between its lines "<!-- BEGIN/END compare-<dataset> -->"')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the demo data and of every training')
     parser.add_argument(
@@ -83,7 +94,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     with reported_errors(args.debug):
-        rows, paths = run_comparison(
+        _, paths = run_comparison(
             args.models,
             args.work_dir or f'work_dirs/compare_{args.dataset}',
             dataset=args.dataset,
@@ -94,11 +105,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             precise_bn_samples=args.precise_bn_samples,
             threads=args.threads,
             warmup=args.warmup,
-            iters=args.iters)
-    if paths:
-        with open(paths['md']) as file:
-            print('\n' + file.read())
-        print(f"Wrote {paths['md']}, {paths['csv']} and {paths['png']}.")
+            iters=args.iters,
+            results_dir=args.results_dir,
+            train=not args.summary_only)
+        report = publish_summary(paths, args.readme,
+                                 f'compare-{args.dataset}',
+                                 'Val mIoU against CPU latency')
+    if report:
+        print(report)
 
 
 if __name__ == '__main__':

@@ -24,7 +24,8 @@ import argparse
 from typing import Optional, Sequence
 
 from mmseg_affnet.apis.experiment_suites import SUITES, VARIANTS
-from mmseg_affnet.apis.experiments import run_experiments, update_readme
+from mmseg_affnet.apis.experiments import run_experiments
+from mmseg_affnet.apis.result_files import publish_summary
 from mmseg_affnet.engine.cli import (add_cfg_options_argument,
                                      add_launcher_argument)
 from mmseg_affnet.utils import add_debug_argument, reported_errors
@@ -90,14 +91,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             launcher=args.launcher,
             cfg_options=args.cfg_options,
             train=not args.summary_only)
-        if paths and args.readme:
-            update_readme(args.readme, paths, f'experiments-{args.suite}')
-    if paths:
-        with open(paths['md']) as file:
-            print('\n' + file.read())
-        print('Wrote ' + ', '.join(paths.values()) +
-              (f' and the block in {args.readme}' if args.readme else '') +
-              '.')
+        report = publish_summary(paths, args.readme,
+                                 f'experiments-{args.suite}',
+                                 'Claims, mean ± std over seeds')
+    if report:
+        print(report)
 
 
 if __name__ == '__main__':

@@ -28,7 +28,6 @@ import copy
 import json
 import os
 import os.path as osp
-import platform
 import tempfile
 from datetime import datetime
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -48,7 +47,8 @@ from ..utils.io import (atomic_write_bytes, atomic_write_text,
                         check_output_folder, refuse_existing)
 from .complexity import FLOP_COUNTER, count_macs, inference_params
 from .report import Panel, Point, csv_text, markdown_table, scatter_png
-from .timing import (TimedCall, cuda_peak_memory_mib, matmul_call, ort_call,
+from .timing import (TimedCall, cuda_peak_memory_mib, machine, matmul_call,
+                     ort_call,
                      time_interleaved, torch_call, torch_settings,
                      train_step_call)
 from .zoo import REFERENCE
@@ -383,10 +383,7 @@ def environment(settings: dict) -> dict:
         # mmseg's environment record; str() for its numpy seed (JSON)
         **{key: str(value) for key, value in collect_env().items()},
         onnxruntime=onnxruntime.__version__,
-        cpu=platform.processor() or platform.machine(),
-        cpu_count=os.cpu_count(),
-        cuda_device=(torch.cuda.get_device_name()
-                     if torch.cuda.is_available() else None),
+        **machine(),
         load_average_at_end=os.getloadavg(),
         flop_counter=FLOP_COUNTER,
         latency=LATENCY_DEFINITION,

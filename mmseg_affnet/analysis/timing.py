@@ -5,6 +5,8 @@ model once in turn, round after round, spreads those changes over all of
 them alike, so the ratios of their latencies stay comparable even when the
 absolute numbers drift.
 """
+import os
+import platform
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +20,21 @@ from torch import Tensor
 from tqdm import tqdm
 
 from ..deploy import run_session
+
+
+def machine() -> dict:
+    """The hardware and versions a measurement ran on.
+
+    Returns:
+        dict: ``cpu`` (processor name), ``cpu_count``, ``cuda_device``
+        (None without CUDA) and ``torch`` (version).
+    """
+    return dict(
+        cpu=platform.processor() or platform.machine(),
+        cpu_count=os.cpu_count(),
+        cuda_device=(torch.cuda.get_device_name()
+                     if torch.cuda.is_available() else None),
+        torch=torch.__version__)
 
 
 @dataclass

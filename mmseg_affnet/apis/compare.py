@@ -5,11 +5,16 @@ but ``model``; each model is trained with it, scored on val, counted and
 timed.
 
 Per model, ``WORK_DIR/<model>/`` holds its full training config
-(``<model>.py``, usable with ``tools/train.py``), checkpoints, logs and
-``result.json`` (written when it is done: a rerun skips the model; a work
-dir with checkpoints but no result resumes). ``WORK_DIR/comparison.{md,csv,
-png}`` summarise all results and are replaced only while
-``comparison_files.json`` records them as the tool's own. Scoring, counting,
+(``<model>.py``, usable with ``tools/train.py``), checkpoints and logs, and
+``RESULTS_DIR/<model>/result.json`` its result (written when it is done,
+with the digest of the config it was trained with: a rerun skips the
+model, and a result of another config is refused; a work dir with
+checkpoints but no result resumes). ``RESULTS_DIR`` (default: the work dir)
+also holds ``latency.json`` (the CPU latencies, measured interleaved) and
+``comparison.{md,csv,png}``, which summarise all results; all three are
+replaced only while ``comparison_files.json`` records them as the tool's
+own. A results dir apart from the work dir is small enough to commit: the
+summary regenerates from it alone (``train=False``). Scoring, counting,
 timing and drawing are the package's own (:mod:`mmseg_affnet.deploy`,
 :mod:`mmseg_affnet.analysis`); this module is the comparison itself.
 """
@@ -26,7 +31,8 @@ from mmengine.dist import barrier, get_dist_info
 from tqdm import tqdm
 
 from ..analysis import (FLOP_COUNTER, REFERENCE, count_macs,
-                        inference_params, median_latencies_ms, torch_call)
+                        inference_params, machine, median_latencies_ms,
+                        torch_call)
 from ..analysis.report import (Panel, Point, csv_text, markdown_table,
                                scatter_png)
 from ..datasets.makers import generate_demo_dataset
@@ -40,6 +46,7 @@ from .comparison_recipe import (COMPARISON_MODELS, DEFAULT_DATA_ROOTS,
                                 EVAL_SIZES, RECIPES, comparison_config,
                                 load_recipe, select_comparison_models,
                                 write_model_config)
+from .result_files import settings_digest
 from .runs import run_training
 
 __all__ = [
@@ -49,6 +56,7 @@ __all__ = [
 ]
 
 RESULT_FILE = 'result.json'
+LATENCY_FILE = 'latency.json'
 SUMMARY_NAME = 'comparison'
 SUMMARY_RECORD = 'comparison_files.json'
 CLASS_IOU_PREFIX = 'IoU.'
@@ -103,29 +111,79 @@ def train_and_evaluate(name: str, cfg: Config, device: str,
         gmacs=count_macs(model, size) / 1e9, **metrics)
 
 
-def measure_latency(results: Sequence[dict], threads: int, warmup: int,
+def measure_latency(configs: Dict[str, Config], size: Tuple[int, int],
+                    threads: int, warmup: int,
                     iters: int) -> Dict[str, float]:
-    """Median CPU latency of every result's model, measured interleaved.
+    """Median CPU latency of every model, measured interleaved.
+
+    The models keep their initial weights: the latency does not depend on
+    them, and so it can be measured for results trained elsewhere.
 
     Args:
-        results (Sequence[dict]): Results with ``model``, ``config``,
-            ``checkpoint`` and ``eval_size``.
+        configs (dict[str, Config]): Model name -> its training config.
+        size (tuple[int, int]): (H, W) of the input.
         threads (int): PyTorch CPU threads.
         warmup (int): Untimed rounds.
         iters (int): Timed rounds.
 
     Returns:
         dict[str, float]: Model -> median latency in ms of
-        :class:`LogitsAtInputSize` at batch 1 and ``eval_size``.
+        :class:`LogitsAtInputSize` at batch 1 and ``size``.
     """
     calls = [
-        torch_call(r['model'], 'eager',
-                   LogitsAtInputSize(init_segmentor(r['config'],
-                                                    r['checkpoint'])),
-                   torch.randn(1, 3, *r['eval_size'])) for r in results
+        torch_call(name, 'eager', LogitsAtInputSize(init_segmentor(cfg)),
+                   torch.randn(1, 3, *size)) for name, cfg in configs.items()
     ]
-    return dict(zip((r['model'] for r in results),
-                    median_latencies_ms(calls, threads, warmup, iters)))
+    return dict(zip(configs, median_latencies_ms(calls, threads, warmup,
+                                                 iters)))
+
+
+def result_digest(cfg: Config, world_size: int) -> str:
+    """Digest of a model's training config, recorded in its result.
+
+    The dataloaders' data folders are left out (results can be summarised
+    on a machine that keeps the data elsewhere), as are the work dir and
+    test-time augmentation (:func:`~.result_files.settings_digest`).
+
+    Args:
+        cfg (Config): From :func:`comparison_config`.
+        world_size (int): Training processes.
+
+    Returns:
+        str: Hex digest.
+    """
+    settings = Config(cfg.to_dict())
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if settings.get(loader) is not None:
+            settings[loader].dataset.data_root = None
+    return settings_digest(settings, world_size)
+
+
+def read_result(path: str, cfg: Config) -> dict:
+    """Read a model's ``result.json`` and check what it was trained with.
+
+    Args:
+        path (str): The file.
+        cfg (Config): The config this comparison trains the model with.
+
+    Returns:
+        dict: The result.
+
+    Raises:
+        ValueError: If the result was trained with another config (another
+            recipe, options, seed or model definition).
+    """
+    with open(path) as file:
+        result = json.load(file)
+    if result.get('config_sha256') != result_digest(
+            cfg, result.get('world_size', 1)):
+        raise ValueError(
+            f'{path} was trained with another config than this comparison '
+            f'trains {result.get("model")} with (another recipe, options, '
+            'seed or model definition, or a result written before results '
+            'recorded their config digest); move it away to train it '
+            'again, or pass another --results-dir.')
+    return result
 
 
 def summary_table(rows: Sequence[dict], header: str) -> str:
@@ -179,39 +237,119 @@ def summary_plot(rows: Sequence[dict], title: str) -> bytes:
     ], alpha=0.5, label_offset=(6, 4))
 
 
-def summary_paths(work_dir: str) -> Dict[str, str]:
-    """The summary files of a comparison work dir.
+def summary_paths(results_dir: str) -> Dict[str, str]:
+    """The summary files of a comparison's results dir.
 
     Args:
-        work_dir (str): The comparison's work dir.
+        results_dir (str): The comparison's results dir.
 
     Returns:
         dict[str, str]: ``md``, ``csv``, ``png`` -> path.
     """
-    return {ext: osp.join(work_dir, f'{SUMMARY_NAME}.{ext}')
+    return {ext: osp.join(results_dir, f'{SUMMARY_NAME}.{ext}')
             for ext in ('md', 'csv', 'png')}
 
 
-def check_summary_files(work_dir: str) -> None:
-    """Refuse a work dir whose summary files the tool did not write.
+def check_summary_files(results_dir: str) -> None:
+    """Refuse a results dir whose summary or latency files the tool did not
+    write.
 
     Args:
-        work_dir (str): The comparison's work dir.
+        results_dir (str): The comparison's results dir.
 
     Raises:
-        FileExistsError: If ``comparison.{md,csv,png}`` exists but is not
-            recorded in ``comparison_files.json`` with its current content
-            (a user's file, or one edited since).
+        FileExistsError: If ``comparison.{md,csv,png}`` or ``latency.json``
+            exists but is not recorded in ``comparison_files.json`` with its
+            current content (a user's file, or one edited since).
     """
-    refuse_foreign(summary_paths(work_dir).values(),
-                   osp.join(work_dir, SUMMARY_RECORD))
+    refuse_foreign([*summary_paths(results_dir).values(),
+                    osp.join(results_dir, LATENCY_FILE)],
+                   osp.join(results_dir, SUMMARY_RECORD))
 
 
-def write_summary(rows: Sequence[dict], work_dir: str,
+def write_latency(results_dir: str, latency: Dict[str, float],
+                  settings: dict) -> dict:
+    """Write ``latency.json``: the latencies and how they were measured.
+
+    Args:
+        results_dir (str): The comparison's results dir.
+        latency (dict[str, float]): Model -> median latency (ms).
+        settings (dict): ``threads``, ``warmup``, ``iters`` and ``size``.
+
+    Returns:
+        dict: The record written.
+    """
+    record = dict(latency_ms=latency, **settings,
+                  measured=datetime.now().isoformat(timespec='seconds'),
+                  machine=machine())
+    write_owned(osp.join(results_dir, LATENCY_FILE),
+                json.dumps(record, indent=2).encode(),
+                osp.join(results_dir, SUMMARY_RECORD))
+    return record
+
+
+def read_latency(results_dir: str, models: Sequence[str]) -> dict:
+    """Read ``latency.json``; it must hold every model of ``models``.
+
+    Args:
+        results_dir (str): The comparison's results dir.
+        models (Sequence[str]): The models to be summarised.
+
+    Returns:
+        dict: The record (see :func:`write_latency`).
+
+    Raises:
+        FileNotFoundError: If the file or a model's latency is missing.
+    """
+    path = osp.join(results_dir, LATENCY_FILE)
+    record = {}
+    if osp.exists(path):
+        with open(path) as file:
+            record = json.load(file)
+    missing = [m for m in models if m not in record.get('latency_ms', {})]
+    if missing:
+        raise FileNotFoundError(
+            f'{path} holds no CPU latency of {missing}; run the comparison '
+            'without --summary-only (it times every model with a result, '
+            'no training needed for finished ones).')
+    return record
+
+
+def summary_header(dataset: str, seed: int, precise_bn_samples: int,
+                   latency: dict) -> str:
+    """The settings printed above the comparison's table.
+
+    Args:
+        dataset (str): A key of :data:`RECIPES`.
+        seed (int): Seed of every training.
+        precise_bn_samples (int): See :func:`comparison_config`.
+        latency (dict): From :func:`write_latency`.
+
+    Returns:
+        str: Lines of text; the first is the title.
+    """
+    size = 'x'.join(str(v) for v in latency['size'])
+    timed = latency['measured'][:16].replace('T', ' ')
+    cpu = latency['machine']
+    return (
+        f'{dataset} comparison, one recipe ({osp.basename(RECIPES[dataset])}'
+        f', seed {seed}), timed {timed}\n'
+        f'mIoU: val set, last checkpoint, BN statistics recomputed on '
+        f'{precise_bn_samples} training images (PreciseBNHook). '
+        f'γ groups: OWFL focusing groups (0 rare, 2 frequent classes). '
+        f'Params: inference (auxiliary heads excluded). GMACs at '
+        f'1x3x{size}: {FLOP_COUNTER}. CPU latency: {latency["threads"]} '
+        f'threads ({cpu["cpu"]}, {cpu["cpu_count"]} cores), batch 1, '
+        f'1x3x{size}, logits at input size, median of {latency["iters"]} '
+        f'interleaved calls. Train time: wall time of training with its '
+        f'validations.')
+
+
+def write_summary(rows: Sequence[dict], results_dir: str,
                   header: str) -> Dict[str, str]:
     """Write the Markdown table, the CSV and the plot of ``rows``.
 
-    They summarise the work dir's ``result.json`` files and are rewritten
+    They summarise the results dir's ``result.json`` files and are rewritten
     (atomically) by every run that adds a result, but only while they are
     the files the tool wrote (:func:`mmseg_affnet.utils.write_owned`): a
     user's file of the same name, or a summary edited since, is refused.
@@ -219,7 +357,7 @@ def write_summary(rows: Sequence[dict], work_dir: str,
 
     Args:
         rows (Sequence[dict]): Results with ``latency_median_ms``.
-        work_dir (str): The comparison's work dir.
+        results_dir (str): The comparison's results dir.
         header (str): Settings printed above the table.
 
     Returns:
@@ -228,9 +366,9 @@ def write_summary(rows: Sequence[dict], work_dir: str,
     Raises:
         FileExistsError: If a summary file is not the tool's own.
     """
-    paths = summary_paths(work_dir)
-    check_summary_files(work_dir)
-    record = osp.join(work_dir, SUMMARY_RECORD)
+    paths = summary_paths(results_dir)
+    check_summary_files(results_dir)
+    record = osp.join(results_dir, SUMMARY_RECORD)
     contents = {
         'md': summary_table(rows, header).encode(),
         'csv': summary_csv(rows).encode(),
@@ -251,15 +389,23 @@ def run_comparison(models: Sequence[str],
                    precise_bn_samples: int = 200,
                    threads: int = 2,
                    warmup: int = 5,
-                   iters: int = 20) -> Tuple[List[dict], Dict[str, str]]:
+                   iters: int = 20,
+                   results_dir: Optional[str] = None,
+                   train: bool = True) -> Tuple[List[dict], Dict[str, str]]:
     """Train, score and time ``models`` with one recipe; summarise them.
 
-    1. For every model without a ``result.json``: write its config, train
-       it (resuming an interrupted training), then on rank 0 score its last
-       checkpoint on the val set and count its parameters and GMACs at the
-       recipe's image size, and write ``result.json`` atomically.
-    2. On rank 0: time every model's CPU latency interleaved and write
-       ``comparison.{md,csv,png}``.
+    1. For every model without a ``result.json`` in ``results_dir``: write
+       its config, train it (resuming an interrupted training), then on
+       rank 0 score its last checkpoint on the val set and count its
+       parameters and GMACs at the recipe's image size, and write
+       ``result.json`` atomically, with the digest of its config
+       (:func:`result_digest`): a result of another config is refused.
+    2. On rank 0: time every model's CPU latency interleaved (``latency.
+       json``) and write ``comparison.{md,csv,png}``.
+
+    With ``train=False`` nothing is trained or timed: the summary is
+    written from the results and ``latency.json`` in ``results_dir`` (no
+    data or checkpoints needed), for the models that have a result.
 
     With ``launcher='pytorch'`` (started by torchrun, e.g.
     ``tools/torchrun_local.sh N compare.py --launcher pytorch``) every
@@ -268,7 +414,7 @@ def run_comparison(models: Sequence[str],
 
     Args:
         models (Sequence[str]): Names of :data:`COMPARISON_MODELS`.
-        work_dir (str): The comparison's work dir.
+        work_dir (str): Configs, checkpoints and logs of the trainings.
         dataset (str): 'demo' (synthetic data, generated if absent),
             'cityscapes' or 'camvid'. Default: 'demo'.
         data_root (str, optional): Dataset folder. Default: ``data/
@@ -283,6 +429,10 @@ def run_comparison(models: Sequence[str],
         threads (int): CPU threads of the latency measurement. Default: 2.
         warmup (int): Untimed latency rounds. Default: 5.
         iters (int): Timed latency rounds. Default: 20.
+        results_dir (str, optional): ``<model>/result.json``,
+            ``latency.json`` and the summary. Default: None (``work_dir``).
+        train (bool): False only summarises the results there are.
+            Default: True.
 
     Returns:
         tuple[list[dict], dict[str, str]]: One result per model (on rank 0;
@@ -290,54 +440,80 @@ def run_comparison(models: Sequence[str],
         ``class_iou``, ``params_m``, ``gmacs``, ``latency_median_ms``,
         ``train_seconds``, ``config``, ``checkpoint``; and the summary
         paths (empty elsewhere).
+
+    Raises:
+        FileNotFoundError: With ``train=False``, if no model has a result,
+            or ``latency.json`` lacks one of them.
     """
     configs = select_comparison_models(models)
-    check_output_folder(work_dir)
+    results_dir = results_dir or work_dir
+    if train:
+        check_output_folder(work_dir)
+    check_output_folder(results_dir, '--results-dir')
     data_root = data_root or DEFAULT_DATA_ROOTS[dataset]
     recipe = load_recipe(dataset, data_root, cfg_options)
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     if launcher != 'none':
         start_process_group(launcher)
-    rank = get_dist_info()[0]
+    rank, world_size = get_dist_info()
     if rank == 0:  # before hours of training, not after
-        check_summary_files(work_dir)
-    model_cfgs = {}
-    for name, config in configs.items():
-        cfg = comparison_config(recipe, config, osp.join(work_dir, name),
+        check_summary_files(results_dir)
+    model_cfgs = {
+        name: comparison_config(recipe, config, osp.join(work_dir, name),
                                 seed, precise_bn_samples)
-        if rank == 0:
-            write_model_config(cfg, osp.join(work_dir, name, f'{name}.py'))
-        model_cfgs[name] = cfg
-    todo = [name for name in configs
-            if not osp.exists(osp.join(work_dir, name, RESULT_FILE))]
-    if todo and dataset == 'demo' and rank == 0:
-        generate_demo_dataset(data_root, seed=seed, **recipe.demo_dataset)
-    barrier()  # the data and configs are written before any rank trains
-    for name in tqdm(todo, desc='models', unit='model', disable=rank != 0):
-        result = train_and_evaluate(name, model_cfgs[name], device,
-                                    launcher, rank, EVAL_SIZES.get(dataset))
-        if result is not None:
-            atomic_write_text(osp.join(work_dir, name, RESULT_FILE),
-                              json.dumps(result, indent=2))
+        for name, config in configs.items()
+    }
+    result_paths = {name: osp.join(results_dir, name, RESULT_FILE)
+                    for name in configs}
+    if train:
+        todo = []
+        for name, cfg in model_cfgs.items():
+            if rank == 0:
+                write_model_config(cfg, osp.join(work_dir, name,
+                                                 f'{name}.py'))
+            if osp.exists(result_paths[name]):
+                read_result(result_paths[name], cfg)
+            else:
+                todo.append(name)
+        if todo and dataset == 'demo' and rank == 0:
+            generate_demo_dataset(data_root, seed=seed,
+                                  **recipe.demo_dataset)
+        barrier()  # the data and configs are written before any rank trains
+        for name in tqdm(todo, desc='models', unit='model',
+                         disable=rank != 0):
+            result = train_and_evaluate(name, model_cfgs[name], device,
+                                        launcher, rank,
+                                        EVAL_SIZES.get(dataset))
+            if result is not None:
+                result.update(
+                    seed=seed, world_size=world_size,
+                    config_sha256=result_digest(model_cfgs[name],
+                                                world_size),
+                    finished=datetime.now().isoformat(timespec='seconds'),
+                    machine=machine())
+                atomic_write_text(result_paths[name],
+                                  json.dumps(result, indent=2))
     end_process_group()
     if rank != 0:
         return [], {}
-    results = []
-    for name in configs:
-        with open(osp.join(work_dir, name, RESULT_FILE)) as file:
-            results.append(json.load(file))
-    latency = measure_latency(results, threads, warmup, iters)
-    rows = [dict(r, latency_median_ms=latency[r['model']]) for r in results]
-    size = 'x'.join(str(v) for v in results[0]['eval_size'])
-    header = (
-        f'{dataset} comparison, one recipe ({osp.basename(RECIPES[dataset])}'
-        f', seed {seed}), {datetime.now():%Y-%m-%d %H:%M}\n'
-        f'mIoU: val set, last checkpoint, BN statistics recomputed on '
-        f'{precise_bn_samples} training images (PreciseBNHook). '
-        f'γ groups: OWFL focusing groups (0 rare, 2 frequent classes). '
-        f'Params: inference (auxiliary heads excluded). GMACs at '
-        f'1x3x{size}: {FLOP_COUNTER}. CPU latency: {threads} threads, '
-        f'batch 1, 1x3x{size}, logits at input size, median of {iters} '
-        f'interleaved calls. Train time: wall time of training with its '
-        f'validations.')
-    return rows, write_summary(rows, work_dir, header)
+    results = [read_result(result_paths[name], model_cfgs[name])
+               for name in configs if osp.exists(result_paths[name])]
+    if not results:
+        raise FileNotFoundError(
+            f'{results_dir} holds no result.json of {list(configs)}; run '
+            'the comparison without --summary-only to train them.')
+    if train:
+        size = tuple(results[0]['eval_size'])
+        latency = write_latency(
+            results_dir,
+            measure_latency({r['model']: model_cfgs[r['model']]
+                             for r in results}, size, threads, warmup,
+                            iters),
+            dict(threads=threads, warmup=warmup, iters=iters,
+                 size=list(size)))
+    else:
+        latency = read_latency(results_dir, [r['model'] for r in results])
+    rows = [dict(r, latency_median_ms=latency['latency_ms'][r['model']])
+            for r in results]
+    header = summary_header(dataset, seed, precise_bn_samples, latency)
+    return rows, write_summary(rows, results_dir, header)

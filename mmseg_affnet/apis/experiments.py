@@ -18,11 +18,9 @@ variant's seed 0 first), so that a partial suite already covers every
 variant.
 """
 import copy
-import hashlib
 import json
 import os
 import os.path as osp
-import platform
 import re
 from datetime import datetime
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -32,19 +30,20 @@ from mmengine.config import Config
 from mmengine.dist import barrier, get_dist_info
 from tqdm import tqdm
 
-from ..analysis import FLOP_COUNTER
+from ..analysis import FLOP_COUNTER, machine
 from ..analysis.claims import (VERDICT_RULE, claim_verdict, compare,
                                spread)
 from ..analysis.report import BarPanel, bars_png, csv_text, markdown_table
 from ..engine import end_process_group, start_process_group
 from ..utils.config import load_config
 from ..utils.io import (atomic_write_text, check_output_folder,
-                        refuse_foreign, replace_marked_block, write_owned)
+                        refuse_foreign, write_owned)
 from .compare import train_and_evaluate
 from .comparison_recipe import write_model_config
 from .experiment_suites import (CLAIMS, DEFAULT_RECIPE, REFERENCE_VARIANT,
                                 SUITES, Claim, Variant, select_variants,
                                 variant_model)
+from .result_files import digest, settings_digest
 
 RESULT_FILE = 'result.json'
 SUITE_RECORD = 'suite.json'
@@ -52,22 +51,12 @@ SUMMARY_NAME = 'summary'
 SUMMARY_RECORD = 'summary_files.json'
 #: (H, W) at which GMACs are counted: the paper's and the benchmark's size.
 MACS_SIZE = (512, 1024)
-#: Recipe keys outside the digest: where a run writes, and test-time
-#: augmentation (the suite scores without it).
-UNDIGESTED = ('work_dir', 'tta_model', 'tta_pipeline')
 METRICS = ('mIoU', 'mIoU_gamma0', 'mIoU_gamma1', 'mIoU_gamma2', 'aAcc')
 METRIC_LABELS = {
     'mIoU': 'val mIoU', 'mIoU_gamma0': 'val mIoU γ=0',
     'mIoU_gamma1': 'val mIoU γ=1', 'mIoU_gamma2': 'val mIoU γ=2',
     'aAcc': 'val aAcc'
 }
-
-
-def digest(data: object) -> str:
-    """SHA-256 of a config text, or of a JSON-serialisable value."""
-    text = data if isinstance(data, str) else json.dumps(
-        data, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def load_experiment_recipe(recipe: str,
@@ -81,8 +70,8 @@ def load_experiment_recipe(recipe: str,
     installed formatter), and of the number of training processes (the
     global batch). It leaves out the data folder, so that a suite can be
     finished on a machine that keeps the data elsewhere, and what does not
-    change a result (:data:`UNDIGESTED`: the work dir, test-time
-    augmentation).
+    change a result (:data:`~.result_files.UNDIGESTED`: the work dir,
+    test-time augmentation).
 
     Args:
         recipe (str): Config file (``mmseg_affnet::`` allowed).
@@ -95,11 +84,7 @@ def load_experiment_recipe(recipe: str,
         tuple[Config, str]: The recipe and its digest.
     """
     cfg = load_config(recipe, cfg_options)
-    settings = {
-        key: value
-        for key, value in cfg.to_dict().items() if key not in UNDIGESTED
-    }
-    recipe_digest = digest(dict(settings, world_size=world_size))
+    recipe_digest = settings_digest(cfg, world_size)
     if data_root is not None:
         for loader in ('train_dataloader', 'val_dataloader',
                        'test_dataloader'):
@@ -193,16 +178,6 @@ def read_result(path: str, recipe_digest: str,
             'results folder and its folder in --work-dir, or use another '
             '--results-dir and --work-dir.')
     return result
-
-
-def machine() -> dict:
-    """The hardware and versions a run was measured on."""
-    return dict(
-        cpu=platform.processor() or platform.machine(),
-        cpu_count=os.cpu_count(),
-        cuda_device=(torch.cuda.get_device_name()
-                     if torch.cuda.is_available() else None),
-        torch=torch.__version__)
 
 
 def run_experiments(suite: str = 'paper',
@@ -538,25 +513,7 @@ def write_summary(results: Dict[str, List[dict]],
     return written
 
 
-def update_readme(readme: str, paths: Dict[str, str], block: str) -> None:
-    """Put a suite's summary (table and plot) into a README.
-
-    Args:
-        readme (str): The README; it holds the block's markers
-            (:func:`mmseg_affnet.utils.replace_marked_block`).
-        paths (dict[str, str]): From :func:`write_summary`.
-        block (str): The markers' name, e.g. ``experiments-paper``.
-    """
-    with open(paths['md'], encoding='utf-8') as file:
-        text = file.read()
-    if 'png' in paths:
-        image = osp.relpath(paths['png'], osp.dirname(osp.abspath(readme)))
-        text += f'\n![Claims, mean ± std over seeds]({image})\n'
-    replace_marked_block(readme, block, text)
-
-
 __all__ = [
     'SUITES', 'collect_results', 'claim_rows', 'load_experiment_recipe',
-    'run_config', 'run_experiments', 'summary_markdown', 'update_readme',
-    'write_summary'
+    'run_config', 'run_experiments', 'summary_markdown', 'write_summary'
 ]

@@ -3,6 +3,7 @@ import csv
 import json
 import os.path as osp
 import re
+import shutil
 import subprocess
 import sys
 
@@ -87,6 +88,64 @@ def test_two_models_one_iteration_each_then_a_rerun_skips_them(
         run_comparison(['AFFNet'], str(work),
                        data_root=str(tmp_path / 'data'),
                        cfg_options=dict(TINY, **{'train_cfg.max_epochs': 2}))
+
+
+def test_results_dir_apart_from_the_work_dir_summarises_alone(
+        tmp_path, monkeypatch):
+    results = tmp_path / 'results'
+    rows, paths = tiny_run(tmp_path, ['AFFNet'], results_dir=str(results))
+    result = json.loads((results / 'AFFNet' / 'result.json').read_text())
+    assert result['config_sha256'] and result['world_size'] == 1
+    assert result['machine']['cpu_count'] > 0
+    latency = json.loads((results / 'latency.json').read_text())
+    assert latency['latency_ms']['AFFNet'] == rows[0]['latency_median_ms']
+    assert latency['size'] == [128, 256] and latency['iters'] == 1
+    assert not (tmp_path / 'work' / 'AFFNet' / 'result.json').exists()
+    assert (tmp_path / 'work' / 'AFFNet' / 'epoch_1.pth').is_file()
+    assert osp.dirname(paths['md']) == str(results)
+    table = open(paths['md']).read()
+
+    # Without the work dir and the data, nothing trained or timed, the
+    # summary regenerates from the results dir alone, the same.
+    def nothing(*args, **kwargs):
+        raise AssertionError('trained or timed in a summary-only run')
+
+    monkeypatch.setattr(compare, 'train_and_evaluate', nothing)
+    monkeypatch.setattr(compare, 'measure_latency', nothing)
+    for folder in ('work', 'data'):
+        shutil.rmtree(tmp_path / folder)
+    again, _ = run_comparison(
+        ['AFFNet', 'Fast-SCNN'], str(tmp_path / 'elsewhere'),
+        data_root='absent', cfg_options=TINY, precise_bn_samples=2,
+        results_dir=str(results), train=False)
+    assert [r['model'] for r in again] == ['AFFNet']
+    assert again[0]['mIoU'] == rows[0]['mIoU']
+    assert open(paths['md']).read() == table
+    assert not (tmp_path / 'elsewhere').exists()
+
+    # A result of another recipe is refused, not mixed in.
+    with pytest.raises(ValueError, match='trained with another config'):
+        run_comparison(['AFFNet'], str(tmp_path / 'elsewhere'),
+                       cfg_options=dict(TINY, **{'train_cfg.max_epochs': 2}),
+                       precise_bn_samples=2, results_dir=str(results),
+                       train=False)
+    # A model without a latency is named, with the fix.
+    with pytest.raises(FileNotFoundError, match="no CPU latency of "
+                       r"\['Fast-SCNN'\]; run the comparison without"):
+        compare.read_latency(str(results), ['AFFNet', 'Fast-SCNN'])
+    # An edited latency.json is the user's: refused, never replaced.
+    (results / 'latency.json').write_text('{}')
+    with pytest.raises(FileExistsError, match='latency.json was not written'):
+        run_comparison(['AFFNet'], str(tmp_path / 'elsewhere'),
+                       cfg_options=TINY, precise_bn_samples=2,
+                       results_dir=str(results), train=False)
+    assert (results / 'latency.json').read_text() == '{}'
+
+
+def test_summary_only_without_results_names_the_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match='without --summary-only'):
+        run_comparison(['AFFNet'], str(tmp_path / 'work'),
+                       results_dir=str(tmp_path / 'results'), train=False)
 
 
 def test_every_model_gets_the_recipe_and_only_its_model(tmp_path):

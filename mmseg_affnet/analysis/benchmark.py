@@ -48,8 +48,7 @@ from ..utils.io import (atomic_write_bytes, atomic_write_text,
 from .complexity import FLOP_COUNTER, count_macs, inference_params
 from .report import Panel, Point, csv_text, markdown_table, scatter_png
 from .timing import (TimedCall, cuda_peak_memory_mib, machine, matmul_call,
-                     ort_call,
-                     time_interleaved, torch_call, torch_settings,
+                     ort_call, time_interleaved, torch_call, torch_settings,
                      train_step_call)
 from .zoo import REFERENCE
 

@@ -39,7 +39,7 @@ from ..datasets.makers import generate_demo_dataset
 from ..deploy import LogitsAtInputSize, evaluate_checkpoint
 from ..engine import (TrainProgressHook, end_process_group, init_segmentor,
                       start_process_group)
-from ..utils.config import load_config
+from ..utils.config import load_config, set_data_root
 from ..utils.io import (atomic_write_text, check_output_folder,
                         refuse_foreign, write_owned)
 from .comparison_recipe import (COMPARISON_MODELS, DEFAULT_DATA_ROOTS,
@@ -153,9 +153,7 @@ def result_digest(cfg: Config, world_size: int) -> str:
         str: Hex digest.
     """
     settings = Config(cfg.to_dict())
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        if settings.get(loader) is not None:
-            settings[loader].dataset.data_root = None
+    set_data_root(settings, None)
     return settings_digest(settings, world_size)
 
 

@@ -40,7 +40,7 @@ from ..models.losses import (ClassWeightedCrossEntropyLoss,
                              load_class_frequencies,
                              use_ignore_safe_class_weighted_ce)
 from ..utils.config import (check_names, iter_dicts, load_config,
-                            without_pretrained)
+                            set_data_root, without_pretrained)
 from ..utils.mim import config_file
 from ..utils.io import atomic_write_text
 
@@ -128,8 +128,7 @@ def load_recipe(dataset: str, data_root: str,
     recipe.merge_from_dict(RECIPE_OPTIONS[dataset])
     if cfg_options:
         recipe.merge_from_dict(cfg_options)
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        recipe[loader].dataset.data_root = data_root
+    set_data_root(recipe, data_root)
     return recipe
 
 

@@ -15,7 +15,7 @@ from prettytable import PrettyTable, TableStyle
 from ..datasets.makers import generate_demo_dataset
 from ..evaluation import GammaGroupIoUMetric
 from ..utils.io import atomic_write_text, check_output_folder
-from ..utils.config import load_config
+from ..utils.config import load_config, set_data_root
 from .runs import run_training
 
 
@@ -74,8 +74,7 @@ def run_demo(config: str,
     cfg.work_dir = work_dir
     cfg.resume = False
     cfg.randomness = dict(seed=seed)
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = data_root
+    set_data_root(cfg, data_root)
     generated = bool(cfg.get('demo_dataset'))
     if generated:
         generate_demo_dataset(data_root, seed=seed, **cfg.demo_dataset)

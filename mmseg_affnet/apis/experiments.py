@@ -35,7 +35,7 @@ from ..analysis.claims import (VERDICT_RULE, claim_verdict, compare,
                                spread)
 from ..analysis.report import BarPanel, bars_png, csv_text, markdown_table
 from ..engine import end_process_group, start_process_group
-from ..utils.config import load_config
+from ..utils.config import load_config, set_data_root
 from ..utils.io import (atomic_write_text, check_output_folder,
                         refuse_foreign, write_owned)
 from .compare import train_and_evaluate
@@ -86,10 +86,7 @@ def load_experiment_recipe(recipe: str,
     cfg = load_config(recipe, cfg_options)
     recipe_digest = settings_digest(cfg, world_size)
     if data_root is not None:
-        for loader in ('train_dataloader', 'val_dataloader',
-                       'test_dataloader'):
-            if cfg.get(loader) is not None:
-                cfg[loader].dataset.data_root = data_root
+        set_data_root(cfg, data_root)
     return cfg, recipe_digest
 
 

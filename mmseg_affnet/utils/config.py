@@ -167,3 +167,20 @@ def check_names(names: Sequence[str], known: Sequence[str], what: str,
     if len(set(names)) != len(names):
         raise ValueError(f'{what[:1].upper()}{what[1:]} named twice in '
                          f'{list(names)}.')
+
+
+#: The dataloaders of an mmseg training config.
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def set_data_root(cfg: Config, data_root: Optional[str]) -> None:
+    """Point every dataloader of ``cfg`` that it has at ``data_root``.
+
+    Args:
+        cfg (Config): A training config, changed in place.
+        data_root (str, optional): The dataset folder; None blanks it (as a
+            digest that must not depend on where the data lies wants).
+    """
+    for loader in DATALOADERS:
+        if cfg.get(loader) is not None:
+            cfg[loader].dataset.data_root = data_root

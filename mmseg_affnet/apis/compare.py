@@ -39,12 +39,13 @@ from ..datasets.makers import generate_demo_dataset
 from ..deploy import LogitsAtInputSize, evaluate_checkpoint
 from ..engine import (TrainProgressHook, end_process_group, init_segmentor,
                       start_process_group)
-from ..utils.config import load_config, set_data_root
+from ..utils.config import set_data_root
 from ..utils.io import (atomic_write_text, check_output_folder,
                         refuse_foreign, write_owned)
 from .comparison_recipe import (COMPARISON_MODELS, DEFAULT_DATA_ROOTS,
-                                EVAL_SIZES, RECIPES, comparison_config,
-                                load_recipe, select_comparison_models,
+                                EVAL_SIZES, RECIPES, TEST_SIZE_DIVISORS,
+                                comparison_config, load_recipe,
+                                model_input_size, select_comparison_models,
                                 write_model_config)
 from .result_files import settings_digest
 from .runs import run_training
@@ -79,9 +80,11 @@ def train_and_evaluate(name: str, cfg: Config, device: str,
         device (str): Device of the evaluation.
         launcher (str): 'none' or 'pytorch'. Default: 'none'.
         rank (int): This process's rank. Default: 0.
-        size (tuple[int, int], optional): (H, W) at which GMACs are counted
-            (``eval_size`` of the result, also the latency's). Default:
-            None, the model's ``data_preprocessor.size``.
+        size (tuple[int, int], optional): (H, W) of the images at which
+            GMACs are counted (``eval_size`` of the result, also the
+            latency's), padded as the model pads them at test
+            (:func:`model_input_size`). Default: None, the model's
+            ``data_preprocessor.size``.
 
     Returns:
         dict | None: The result (see :func:`run_comparison`) on rank 0,
@@ -102,13 +105,14 @@ def train_and_evaluate(name: str, cfg: Config, device: str,
         checkpoint = file.read().strip()
     config = osp.join(work_dir, f'{name}.py')
     metrics = evaluate_checkpoint(config, checkpoint, device)
-    size = tuple(size or load_config(config).model.data_preprocessor.size)
+    size = tuple(size or cfg.model.data_preprocessor.size)
     model = init_segmentor(config, checkpoint)
     return dict(
         model=name, config=config, checkpoint=checkpoint,
         train_seconds=seconds, resumed=bool(cfg.resume),
         eval_size=list(size), params_m=inference_params(model) / 1e6,
-        gmacs=count_macs(model, size) / 1e9, **metrics)
+        gmacs=count_macs(model, model_input_size(cfg, size)) / 1e9,
+        **metrics)
 
 
 def measure_latency(configs: Dict[str, Config], size: Tuple[int, int],
@@ -121,18 +125,20 @@ def measure_latency(configs: Dict[str, Config], size: Tuple[int, int],
 
     Args:
         configs (dict[str, Config]): Model name -> its training config.
-        size (tuple[int, int]): (H, W) of the input.
+        size (tuple[int, int]): (H, W) of the image; a model that pads its
+            test input runs at the padded size (:func:`model_input_size`).
         threads (int): PyTorch CPU threads.
         warmup (int): Untimed rounds.
         iters (int): Timed rounds.
 
     Returns:
         dict[str, float]: Model -> median latency in ms of
-        :class:`LogitsAtInputSize` at batch 1 and ``size``.
+        :class:`LogitsAtInputSize` at batch 1.
     """
     calls = [
         torch_call(name, 'eager', LogitsAtInputSize(init_segmentor(cfg)),
-                   torch.randn(1, 3, *size)) for name, cfg in configs.items()
+                   torch.randn(1, 3, *model_input_size(cfg, size)))
+        for name, cfg in configs.items()
     ]
     return dict(zip(configs, median_latencies_ms(calls, threads, warmup,
                                                  iters)))
@@ -314,7 +320,9 @@ def read_latency(results_dir: str, models: Sequence[str]) -> dict:
 
 
 def summary_header(dataset: str, seed: int, precise_bn_samples: int,
-                   latency: dict) -> str:
+                   latency: dict, missing: Sequence[str] = (),
+                   padded: Optional[Dict[str, Tuple[int, int]]] = None
+                   ) -> str:
     """The settings printed above the comparison's table.
 
     Args:
@@ -322,6 +330,11 @@ def summary_header(dataset: str, seed: int, precise_bn_samples: int,
         seed (int): Seed of every training.
         precise_bn_samples (int): See :func:`comparison_config`.
         latency (dict): From :func:`write_latency`.
+        missing (Sequence[str]): Models of the comparison without a result
+            yet; a partial table names them. Default: ().
+        padded (dict[str, tuple[int, int]], optional): Model -> (H, W) it
+            pads the images to (:func:`model_input_size`), for the models
+            that pad. Default: None.
 
     Returns:
         str: Lines of text; the first is the title.
@@ -340,7 +353,15 @@ def summary_header(dataset: str, seed: int, precise_bn_samples: int,
         f'threads ({cpu["cpu"]}, {cpu["cpu_count"]} cores), batch 1, '
         f'1x3x{size}, logits at input size, median of {latency["iters"]} '
         f'interleaved calls. Train time: wall time of training with its '
-        f'validations.')
+        f'validations.' + ''.join(
+            f'\n{name} pads its input to {"x".join(map(str, hw))} (its '
+            f'test size divisor; the padding is cropped from the logits): '
+            f'its GMACs and latency are at that size.'
+            for name, hw in (padded or {}).items()) +
+        (f'\nPartial: no result yet for {", ".join(missing)}; a run of the '
+         f'comparison without --summary-only trains them (finished models '
+         f'are skipped) and times every model again, interleaved.'
+         if missing else ''))
 
 
 def write_summary(rows: Sequence[dict], results_dir: str,
@@ -458,7 +479,8 @@ def run_comparison(models: Sequence[str],
         check_summary_files(results_dir)
     model_cfgs = {
         name: comparison_config(recipe, config, osp.join(work_dir, name),
-                                seed, precise_bn_samples)
+                                seed, precise_bn_samples,
+                                TEST_SIZE_DIVISORS.get(name))
         for name, config in configs.items()
     }
     result_paths = {name: osp.join(results_dir, name, RESULT_FILE)
@@ -513,5 +535,11 @@ def run_comparison(models: Sequence[str],
         latency = read_latency(results_dir, [r['model'] for r in results])
     rows = [dict(r, latency_median_ms=latency['latency_ms'][r['model']])
             for r in results]
-    header = summary_header(dataset, seed, precise_bn_samples, latency)
+    size = tuple(latency['size'])
+    padded = {r['model']: model_input_size(model_cfgs[r['model']], size)
+              for r in results}
+    header = summary_header(
+        dataset, seed, precise_bn_samples, latency,
+        [name for name in configs if not osp.exists(result_paths[name])],
+        {name: hw for name, hw in padded.items() if hw != size})
     return rows, write_summary(rows, results_dir, header)

@@ -8,7 +8,8 @@ recipe's dataset, pipelines, optimizer, schedule, runtime and hooks are kept
 and only ``model`` is replaced, by the model dict of the model's own config
 (mmseg's shipped config for the zoo models) with:
 
-- the recipe's data preprocessor (normalisation and batch size);
+- the recipe's data preprocessor (normalisation and batch size), with the
+  test-time padding the model needs (:data:`TEST_SIZE_DIVISORS`);
 - the recipe's classes and class frequencies (:func:`adapt_model_to_recipe`:
   on CamVid every model predicts 11 classes, and class weights are
   recomputed from CamVid's frequencies);
@@ -28,6 +29,7 @@ signal. To every training the same two things are added:
   boundary loss needs the edge map, the other models ignore it.
 """
 import copy
+import math
 import os.path as osp
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -80,6 +82,18 @@ RECIPE_OPTIONS: Dict[str, dict] = {
 #: data preprocessor size (its training crop) is not what the network sees
 #: at val: CamVid's val images enter at 1.5x, 540x720.
 EVAL_SIZES: Dict[str, Tuple[int, int]] = {'camvid': (540, 720)}
+#: Input-size multiple that a model needs at test. PIDNet-S and
+#: DDRNet-23-slim add a 1/8 branch made by strided convolutions (rounding
+#: up) to one upsampled to a size rounded down, so CamVid's val images at
+#: 540x720 fail (68 against 67 rows; found by their CamVid training, which
+#: stopped at its validation). Their test inputs are padded to a multiple of
+#: 8 by mmseg's own means, ``SegDataPreProcessor(test_cfg=dict(
+#: size_divisor=8))``, and ``BaseSegmentor.postprocess_result`` crops the
+#: padding from the logits, so every model is scored on the same pixels;
+#: their GMACs and latency are taken at the padded size they run at
+#: (:func:`model_input_size`). Training is unchanged (its crops are
+#: multiples of 8). The other models take any size.
+TEST_SIZE_DIVISORS: Dict[str, int] = {'PIDNet-S': 8, 'DDRNet-23-slim': 8}
 DEFAULT_DATA_ROOTS = {'demo': 'data/demo_cityscapes',
                       'cityscapes': 'data/cityscapes',
                       'camvid': 'data/camvid'}
@@ -211,7 +225,8 @@ def adapt_model_to_recipe(model: dict, recipe: Config) -> dict:
 
 def comparison_config(recipe: Config, model_config: str, work_dir: str,
                       seed: int = 0,
-                      precise_bn_samples: int = 200) -> Config:
+                      precise_bn_samples: int = 200,
+                      test_size_divisor: Optional[int] = None) -> Config:
     """The recipe with the model of ``model_config``.
 
     Args:
@@ -222,6 +237,8 @@ def comparison_config(recipe: Config, model_config: str, work_dir: str,
         seed (int): Seed of the training. Default: 0.
         precise_bn_samples (int): Training images that
             :class:`PreciseBNHook` averages BN statistics over. Default: 200.
+        test_size_divisor (int, optional): Pad test inputs to a multiple of
+            it (see :data:`TEST_SIZE_DIVISORS`). Default: None, no padding.
 
     Returns:
         Config: A full training config.
@@ -235,6 +252,9 @@ def comparison_config(recipe: Config, model_config: str, work_dir: str,
     model = adapt_model_to_recipe(use_ignore_safe_class_weighted_ce(model),
                                   recipe)
     model['data_preprocessor'] = recipe.model.data_preprocessor.to_dict()
+    if test_size_divisor:
+        model['data_preprocessor']['test_cfg'] = dict(
+            size_divisor=test_size_divisor)
     cfg.model = model
     pipeline = cfg.train_dataloader.dataset.pipeline
     if not any(step['type'] == 'GenerateEdge' for step in pipeline):
@@ -250,6 +270,22 @@ def comparison_config(recipe: Config, model_config: str, work_dir: str,
     cfg.randomness = dict(seed=seed)
     cfg.load_from = None
     return cfg
+
+
+def model_input_size(cfg: Config, size: Tuple[int, int]) -> Tuple[int, int]:
+    """The (H, W) a model runs at for an image of ``size``: padded up to its
+    data preprocessor's test ``size_divisor``, if it has one.
+
+    Args:
+        cfg (Config): The model's training config.
+        size (tuple[int, int]): (H, W) of the image.
+
+    Returns:
+        tuple[int, int]: (H, W) of the network's input.
+    """
+    divisor = (cfg.model.data_preprocessor.get('test_cfg') or {}).get(
+        'size_divisor') or 1
+    return tuple(math.ceil(side / divisor) * divisor for side in size)
 
 
 def write_model_config(cfg: Config, path: str) -> None:

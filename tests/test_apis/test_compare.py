@@ -10,10 +10,13 @@ import sys
 import pytest
 import torch
 from mmengine.config import Config
+from mmseg.structures import SegDataSample
 
 from mmseg_affnet.apis import compare
 from mmseg_affnet.apis.compare import run_comparison
 from mmseg_affnet.apis.comparison_recipe import (COMPARISON_MODELS,
+                                                 EVAL_SIZES,
+                                                 TEST_SIZE_DIVISORS,
                                                  comparison_config,
                                                  load_recipe,
                                                  select_comparison_models)
@@ -115,13 +118,21 @@ def test_results_dir_apart_from_the_work_dir_summarises_alone(
     for folder in ('work', 'data'):
         shutil.rmtree(tmp_path / folder)
     again, _ = run_comparison(
-        ['AFFNet', 'Fast-SCNN'], str(tmp_path / 'elsewhere'),
-        data_root='absent', cfg_options=TINY, precise_bn_samples=2,
-        results_dir=str(results), train=False)
-    assert [r['model'] for r in again] == ['AFFNet']
+        ['AFFNet'], str(tmp_path / 'elsewhere'), data_root='absent',
+        cfg_options=TINY, precise_bn_samples=2, results_dir=str(results),
+        train=False)
     assert again[0]['mIoU'] == rows[0]['mIoU']
     assert open(paths['md']).read() == table
     assert not (tmp_path / 'elsewhere').exists()
+    # A model of the comparison without a result is named, not dropped
+    # silently.
+    assert 'Partial' not in table
+    partial, _ = run_comparison(
+        ['AFFNet', 'Fast-SCNN'], str(tmp_path / 'elsewhere'),
+        data_root='absent', cfg_options=TINY, precise_bn_samples=2,
+        results_dir=str(results), train=False)
+    assert [r['model'] for r in partial] == ['AFFNet']
+    assert 'Partial: no result yet for Fast-SCNN;' in open(paths['md']).read()
 
     # A result of another recipe is refused, not mixed in.
     with pytest.raises(ValueError, match='trained with another config'):
@@ -184,11 +195,20 @@ def test_every_model_predicts_camvids_classes_on_the_camvid_recipe(
         tmp_path, name):
     recipe = load_recipe('camvid', 'data/x')
     cfg = comparison_config(recipe, COMPARISON_MODELS[name],
-                            str(tmp_path / name))
+                            str(tmp_path / name), test_size_divisor=
+                            TEST_SIZE_DIVISORS.get(name))
     model = init_segmentor(cfg)
+    # A val image as the recipe feeds it (540 rows: not a multiple of 8),
+    # through the data preprocessor and the padding crop, as in validation.
+    size = EVAL_SIZES['camvid']
+    sample = SegDataSample(metainfo=dict(img_shape=size, ori_shape=size))
+    batch = dict(inputs=[torch.randint(0, 256, (3, *size), dtype=torch.uint8)],
+                 data_samples=[sample])
     with torch.no_grad():
-        logits = model(torch.randn(1, 3, 64, 64), mode='tensor')
-    assert logits.shape[1] == 11
+        [prediction] = model.test_step(batch)
+    assert prediction.seg_logits.data.shape == (11, *size)
+    assert compare.model_input_size(cfg, size) == (
+        (544, 720) if name in TEST_SIZE_DIVISORS else size)
     for node in iter_dicts(cfg.model.to_dict()):
         if 'class_frequencies' in node:
             assert node['class_frequencies'] == 'camvid', name

@@ -319,6 +319,23 @@ def read_latency(results_dir: str, models: Sequence[str]) -> dict:
     return record
 
 
+def _models_by_size(sizes: Dict[str, Tuple[int, int]]
+                    ) -> Dict[Tuple[int, int], List[str]]:
+    """Group models by the input size they pad to.
+
+    Args:
+        sizes (dict[str, tuple[int, int]]): Model -> padded (H, W).
+
+    Returns:
+        dict[tuple[int, int], list[str]]: (H, W) -> the models, in the
+        order of ``sizes``.
+    """
+    groups: Dict[Tuple[int, int], List[str]] = {}
+    for name, hw in sizes.items():
+        groups.setdefault(tuple(hw), []).append(name)
+    return groups
+
+
 def summary_header(dataset: str, seed: int, precise_bn_samples: int,
                    latency: dict, missing: Sequence[str] = (),
                    padded: Optional[Dict[str, Tuple[int, int]]] = None
@@ -354,12 +371,13 @@ def summary_header(dataset: str, seed: int, precise_bn_samples: int,
         f'1x3x{size}, logits at input size, median of {latency["iters"]} '
         f'interleaved calls. Train time: wall time of training with its '
         f'validations.' + ''.join(
-            f'\n{name} pads its input to {"x".join(map(str, hw))} (its '
-            f'test size divisor; the padding is cropped from the logits): '
-            f'its GMACs and latency are at that size.'
-            for name, hw in (padded or {}).items()) +
+            f'\nInput padded to {"x".join(map(str, hw))} by the model\'s '
+            f'test size divisor (the padding is cropped from the logits; '
+            f'GMACs and latency at that size): {", ".join(names)}.'
+            for hw, names in _models_by_size(padded or {}).items()) +
         (f'\nPartial: no result yet for {", ".join(missing)}; a run of the '
-         f'comparison without --summary-only trains them (finished models '
+         f'comparison without --summary-only trains '
+         f'{"them" if len(missing) > 1 else "it"} (finished models '
          f'are skipped) and times every model again, interleaved.'
          if missing else ''))
 
@@ -536,10 +554,10 @@ def run_comparison(models: Sequence[str],
     rows = [dict(r, latency_median_ms=latency['latency_ms'][r['model']])
             for r in results]
     size = tuple(latency['size'])
-    padded = {r['model']: model_input_size(model_cfgs[r['model']], size)
-              for r in results}
+    input_sizes = {r['model']: model_input_size(model_cfgs[r['model']], size)
+                   for r in results}
     header = summary_header(
         dataset, seed, precise_bn_samples, latency,
         [name for name in configs if not osp.exists(result_paths[name])],
-        {name: hw for name, hw in padded.items() if hw != size})
+        {name: hw for name, hw in input_sizes.items() if hw != size})
     return rows, write_summary(rows, results_dir, header)

@@ -216,6 +216,22 @@ def test_every_model_predicts_camvids_classes_on_the_camvid_recipe(
             assert len(node['class_weight']) == 11, name
 
 
+def test_summary_header_names_padded_models_once_per_size():
+    latency = dict(size=[540, 720], measured='2026-11-30T13:16:00',
+                   machine=dict(cpu='cpu', cpu_count=2), threads=2, iters=20)
+    header = compare.summary_header(
+        'camvid', 0, 40, latency,
+        padded={'PIDNet-S': (544, 720), 'DDRNet-23-slim': (544, 720),
+                'OtherNet': (560, 720)})
+    padded_lines = [line for line in header.splitlines()
+                    if line.startswith('Input padded')]
+    assert len(padded_lines) == 2
+    assert padded_lines[0].startswith('Input padded to 544x720 ')
+    assert padded_lines[0].endswith(': PIDNet-S, DDRNet-23-slim.')
+    assert padded_lines[1].endswith(': OtherNet.')
+    assert 'padded' not in compare.summary_header('camvid', 0, 40, latency)
+
+
 def test_bad_names_are_refused():
     with pytest.raises(ValueError, match='Unknown models'):
         select_comparison_models(['AFFNet', 'NoSuchNet'])

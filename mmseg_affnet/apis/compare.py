@@ -359,9 +359,9 @@ def summary_header(dataset: str, seed: int, precise_bn_samples: int,
     size = 'x'.join(str(v) for v in latency['size'])
     timed = latency['measured'][:16].replace('T', ' ')
     cpu = latency['machine']
-    return (
+    lines = [
         f'{dataset} comparison, one recipe ({osp.basename(RECIPES[dataset])}'
-        f', seed {seed}), timed {timed}\n'
+        f', seed {seed}), timed {timed}',
         f'mIoU: val set, last checkpoint, BN statistics recomputed on '
         f'{precise_bn_samples} training images (PreciseBNHook). '
         f'γ groups: OWFL focusing groups (0 rare, 2 frequent classes). '
@@ -370,16 +370,20 @@ def summary_header(dataset: str, seed: int, precise_bn_samples: int,
         f'threads ({cpu["cpu"]}, {cpu["cpu_count"]} cores), batch 1, '
         f'1x3x{size}, logits at input size, median of {latency["iters"]} '
         f'interleaved calls. Train time: wall time of training with its '
-        f'validations.' + ''.join(
-            f'\nInput padded to {"x".join(map(str, hw))} by the model\'s '
-            f'test size divisor (the padding is cropped from the logits; '
-            f'GMACs and latency at that size): {", ".join(names)}.'
-            for hw, names in _models_by_size(padded or {}).items()) +
-        (f'\nPartial: no result yet for {", ".join(missing)}; a run of the '
-         f'comparison without --summary-only trains '
-         f'{"them" if len(missing) > 1 else "it"} (finished models '
-         f'are skipped) and times every model again, interleaved.'
-         if missing else ''))
+        f'validations.'
+    ]
+    for hw, names in _models_by_size(padded or {}).items():
+        lines.append(
+            f'Input padded to {"x".join(map(str, hw))} by the model\'s test '
+            f'size divisor (the padding is cropped from the logits; GMACs and '
+            f'latency at that size): {", ".join(names)}.')
+    if missing:
+        lines.append(
+            f'Partial: no result yet for {", ".join(missing)}; a run of the '
+            f'comparison without --summary-only trains '
+            f'{"them" if len(missing) > 1 else "it"} (finished models are '
+            f'skipped) and times every model again, interleaved.')
+    return '\n'.join(lines)
 
 
 def write_summary(rows: Sequence[dict], results_dir: str,

@@ -3,8 +3,9 @@
 A *variant* is one of the paper's experiment configs (an ablation, a loss);
 what it changes is its difference to the reference config, AFFNet's
 fine-only experiment (``configs/affnet_fine-only_cityscapes.py``). A suite
-trains each variant on a *recipe* (default: the short CamVid CPU recipe,
-``configs/camvid/affnet_camvid_cpu_short.py``): the recipe's config with
+trains each variant on a *recipe* (the suite's own, :data:`SUITES`: the
+20-epoch CamVid CPU recipe for ``paper``, the shipped 115-epoch one for
+``converged``): the recipe's config with
 that difference applied to its model, everything else identical. So the
 same Cityscapes experiment configs drive every dataset, and a variant
 carries over only what it varies (:func:`apply_difference`); class counts
@@ -26,8 +27,6 @@ from .comparison_recipe import adapt_model_to_recipe
 #: The config every variant is a difference to.
 REFERENCE_CONFIG = 'mmseg_affnet::affnet_fine-only_cityscapes.py'
 REFERENCE_VARIANT = 'AFFNet'
-#: The default recipe of :func:`mmseg_affnet.apis.run_experiments`.
-DEFAULT_RECIPE = 'mmseg_affnet::camvid/affnet_camvid_cpu_short.py'
 
 
 @dataclass(frozen=True)
@@ -73,15 +72,23 @@ VARIANTS: Dict[str, Variant] = {
     for variant in (
         Variant(REFERENCE_VARIANT, 'affnet', REFERENCE_CONFIG,
                 'AFFM (attention Concat, pooling Add), OWFL + 0.5 CE'),
-        Variant('Add-Add', 'add-add',
+        Variant('Add-Add@340', 'add-add',
                 'mmseg_affnet::ablations/affnet_fuse-add_cityscapes.py',
-                'AFFM, both branch groups fused by Add'),
-        Variant('Cat-Cat', 'cat-cat',
+                'AFFM, both branch groups fused by Add; head width 340 '
+                '(parameter-matched)'),
+        Variant('Add-Add@128', 'add-add-128',
+                'mmseg_affnet::ablations/'
+                'affnet_fuse-add_width-128_cityscapes.py',
+                "AFFM, both branch groups fused by Add; AFFNet's head "
+                'width 128'),
+        Variant('Cat-Cat@76', 'cat-cat',
                 'mmseg_affnet::ablations/affnet_fuse-cat_cityscapes.py',
-                'AFFM, both branch groups fused by Concat'),
-        Variant('Add-Cat', 'add-cat',
+                'AFFM, both branch groups fused by Concat; head width 76 '
+                '(parameter-matched)'),
+        Variant('Add-Cat@104', 'add-cat',
                 'mmseg_affnet::ablations/affnet_fuse-add-cat_cityscapes.py',
-                'AFFM, attention Add, pooling Concat'),
+                'AFFM, attention Add, pooling Concat; head width 104 '
+                '(parameter-matched)'),
         Variant('FPN+PAN', 'fpn-pan',
                 'mmseg_affnet::ablations/affnet_fpn-pan_cityscapes.py',
                 'FPN+PAN fusion of the same branches'),
@@ -103,7 +110,7 @@ CLAIMS: Tuple[Claim, ...] = (
     Claim('table-1', 'Table I: fusion of the AFFM branches',
           'Concat for the attention branches and Add for the pooling '
           'branches (AFFM, "Cat-Add") beats Add-Add, Cat-Cat and Add-Cat.',
-          'mIoU', ('Add-Add', 'Cat-Cat', 'Add-Cat')),
+          'mIoU', ('Add-Add@340', 'Add-Add@128', 'Cat-Cat@76', 'Add-Cat@104')),
     Claim('table-2', 'Table II: AFFM against FPN+PAN',
           'AFFM beats FPN+PAN built from the same branches.', 'mIoU',
           ('FPN+PAN', )),
@@ -116,12 +123,48 @@ CLAIMS: Tuple[Claim, ...] = (
           'group (the rest of Table VII).', 'mIoU_gamma0', ('CE', 'OWFL')),
 )
 
-#: Named suites: variant names, the reference first.
-SUITES: Dict[str, Tuple[str, ...]] = {
-    'paper': ('AFFNet', 'Add-Add', 'Cat-Cat', 'Add-Cat', 'FPN+PAN', 'WCEL',
-              'CE', 'OWFL'),
-    'paper-taps': ('AFFNet', 'Add-Add', 'Cat-Cat', 'Add-Cat', 'FPN+PAN',
-                   'WCEL', 'CE', 'OWFL', 'Taps 3-6'),
+@dataclass(frozen=True)
+class Suite:
+    """A named set of variants trained on one recipe.
+
+    Attributes:
+        stages (tuple[tuple[str]]): Variant names in stages, the reference
+            first. Runs go stage by stage and, within a stage, seed by seed
+            (every variant's seed 0 first), so that a partial suite already
+            answers the first stage's questions for every seed.
+        recipe (str): The recipe config every variant trains with, unless
+            ``--recipe`` says otherwise.
+        description (str): What the suite is for, for ``--help``.
+    """
+    stages: Tuple[Tuple[str, ...], ...]
+    recipe: str
+    description: str
+
+    @property
+    def variants(self) -> Tuple[str, ...]:
+        """Every variant name, in stage order."""
+        return tuple(name for stage in self.stages for name in stage)
+
+
+#: The recipe of the early-training suites: 20 epochs, float32.
+SHORT_RECIPE = 'mmseg_affnet::camvid/affnet_camvid_cpu_short.py'
+#: The converged suite's recipe: the shipped 45-minute recipe, pinned.
+CONVERGED_RECIPE = 'mmseg_affnet::camvid/affnet_camvid_cpu_converged.py'
+
+SUITES: Dict[str, Suite] = {
+    'paper': Suite(
+        (('AFFNet', 'Add-Add@340', 'Cat-Cat@76', 'Add-Cat@104', 'FPN+PAN',
+          'WCEL', 'CE', 'OWFL'), ('Add-Add@128', )), SHORT_RECIPE,
+        'the variants of Tables I, II and VII, 20 epochs (early training)'),
+    'paper-taps': Suite(
+        (('AFFNet', 'Add-Add@340', 'Cat-Cat@76', 'Add-Cat@104', 'FPN+PAN',
+          'WCEL', 'CE', 'OWFL', 'Taps 3-6'), ('Add-Add@128', )),
+        SHORT_RECIPE, "paper plus the Fig. 1 caption's taps 3-6"),
+    'converged': Suite(
+        (('AFFNet', 'WCEL', 'Add-Add@128'), ('OWFL', 'FPN+PAN'),
+         ('Add-Add@340', )), CONVERGED_RECIPE,
+        'the headline comparisons on the shipped 115-epoch recipe '
+        '(about 45 min a run on 2 cores)'),
 }
 
 
@@ -144,12 +187,31 @@ def select_variants(suite: str,
     if suite not in SUITES:
         raise ValueError(f'Unknown suite {suite!r}; choose one of '
                          f'{list(SUITES)}.')
-    members = SUITES[suite]
+    members = SUITES[suite].variants
     if names is None:
         return [VARIANTS[name] for name in members]
     check_names(names, members, f'variants of suite {suite!r}')
     chosen = {REFERENCE_VARIANT, *names}
     return [VARIANTS[name] for name in members if name in chosen]
+
+
+def run_order(suite: str, variants: Sequence[Variant],
+              seeds: int) -> List[Tuple[Variant, int]]:
+    """The (variant, seed) runs of a suite in training order.
+
+    Args:
+        suite (str): A key of :data:`SUITES`.
+        variants (Sequence[Variant]): The chosen variants of the suite
+            (:func:`select_variants`).
+        seeds (int): Seeds 0 .. seeds-1 of every variant.
+
+    Returns:
+        list[tuple[Variant, int]]: Stage by stage; within a stage seed by
+        seed, the variants in the suite's order.
+    """
+    chosen = {variant.name: variant for variant in variants}
+    return [(chosen[name], seed) for stage in SUITES[suite].stages
+            for seed in range(seeds) for name in stage if name in chosen]
 
 
 def apply_difference(target: dict, reference: dict, variant: dict) -> dict:

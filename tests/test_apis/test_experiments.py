@@ -12,7 +12,7 @@ from mmseg_affnet.apis.comparison_recipe import (adapt_model_to_recipe,
                                                  load_recipe)
 from mmseg_affnet.apis.experiment_suites import (REFERENCE_VARIANT, SUITES,
                                                  VARIANTS, apply_difference,
-                                                 select_variants,
+                                                 run_order, select_variants,
                                                  variant_model)
 from mmseg_affnet.apis.experiments import (load_experiment_recipe,
                                            run_experiments)
@@ -24,7 +24,7 @@ from mmseg_affnet.utils import replace_marked_block
 from mmseg_affnet.utils.config import iter_dicts, load_config
 from mmseg_affnet.utils.mim import config_file
 
-from tests.utils.tools import tool_main
+from tests.utils.tools import REPO_ROOT, tool_main
 
 CAMVID_RECIPE = config_file('camvid/affnet_camvid_cpu_short.py')
 DEMO_RECIPE = config_file('affnet_demo.py')
@@ -49,21 +49,61 @@ def camvid_recipe():
     return load_config(CAMVID_RECIPE)
 
 
-def test_the_paper_suite_has_the_eight_distinct_variants():
-    assert len(SUITES['paper']) == 8
-    assert SUITES['paper'][0] == REFERENCE_VARIANT
-    assert len({VARIANTS[name].config for name in SUITES['paper']}) == 8
+def test_the_suites_and_their_run_order():
+    paper = SUITES['paper'].variants
+    assert len(paper) == 9 and paper[0] == REFERENCE_VARIANT
+    assert len({VARIANTS[name].config for name in paper}) == 9
     assert [v.name for v in select_variants('paper', ['CE'])] == [
         'AFFNet', 'CE']
     with pytest.raises(ValueError, match='Unknown variants of suite'):
         select_variants('paper', ['Taps 3-6'])
     with pytest.raises(ValueError, match='Unknown suite'):
         select_variants('nope')
+    # the converged suite: stage by stage, within a stage seed by seed
+    order = run_order('converged', select_variants('converged'), 3)
+    assert [(v.name, seed) for v, seed in order[:10]] == [
+        ('AFFNet', 0), ('WCEL', 0), ('Add-Add@128', 0), ('AFFNet', 1),
+        ('WCEL', 1), ('Add-Add@128', 1), ('AFFNet', 2), ('WCEL', 2),
+        ('Add-Add@128', 2), ('OWFL', 0)
+    ]
+    assert [v.name for v, _ in order[-3:]] == ['Add-Add@340'] * 3
+    assert len(order) == 18
+    chosen = select_variants('converged', ['Add-Add@340'])
+    assert [(v.name, seed) for v, seed in run_order('converged', chosen,
+                                                    2)] == [
+        ('AFFNet', 0), ('AFFNet', 1), ('Add-Add@340', 0), ('Add-Add@340', 1)]
+
+
+@pytest.mark.parametrize('suite_name', ['paper', 'converged'])
+def test_a_suite_recipe_is_pinned_to_its_committed_results(suite_name):
+    """A change of the shipped recipe that reaches a suite's recipe changes
+    its digest, and the committed results would be refused: the recipe must
+    restate what changed instead."""
+    record = json.loads(open(osp.join(
+        REPO_ROOT, 'results', 'camvid', suite_name, 'suite.json')).read())
+    assert record['recipe'] == SUITES[suite_name].recipe
+    _, recipe_digest = load_experiment_recipe(record['recipe'])
+    assert recipe_digest == record['recipe_sha256']
+
+
+def test_add_add_at_affnets_width_differs_only_in_the_fusion(camvid_recipe):
+    reference = variant_model(camvid_recipe, VARIANTS['AFFNet'])
+    narrow = variant_model(camvid_recipe, VARIANTS['Add-Add@128'])
+    matched = variant_model(camvid_recipe, VARIANTS['Add-Add@340'])
+    changed = {key for key in narrow['decode_head']
+               if narrow['decode_head'][key] != reference['decode_head'].get(
+                   key)}
+    assert changed == {'attention_fusion'}  # pooling: Add, as AFFNet's
+    assert narrow['decode_head']['channels'] == 128
+    assert matched['decode_head']['channels'] == 340
+    assert {k: v for k, v in matched['decode_head'].items()
+            if k != 'channels'} == {k: v for k, v in narrow[
+                'decode_head'].items() if k != 'channels'}
 
 
 def test_a_fusion_variant_changes_only_the_fusion(camvid_recipe):
     reference = variant_model(camvid_recipe, VARIANTS['AFFNet'])
-    add_cat = variant_model(camvid_recipe, VARIANTS['Add-Cat'])
+    add_cat = variant_model(camvid_recipe, VARIANTS['Add-Cat@104'])
     assert reference == camvid_recipe.model.to_dict()  # the recipe itself
     changed = {key for key in add_cat['decode_head']
                if add_cat['decode_head'][key] != reference['decode_head'].get(

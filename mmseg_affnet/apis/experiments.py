@@ -19,9 +19,11 @@ variant.
 """
 import copy
 import json
+import math
 import os
 import os.path as osp
 import re
+import textwrap
 from datetime import datetime
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -31,8 +33,8 @@ from mmengine.dist import barrier, get_dist_info
 from tqdm import tqdm
 
 from ..analysis import FLOP_COUNTER, machine
-from ..analysis.claims import (VERDICT_RULE, claim_verdict, compare,
-                               spread)
+from ..analysis.claims import (TOO_FEW_SEEDS, VERDICT_RULE, Comparison,
+                               claim_verdict, compare, spread)
 from ..analysis.report import BarPanel, bars_png, csv_text, markdown_table
 from ..engine import end_process_group, start_process_group
 from ..utils.config import load_config, set_data_root
@@ -40,8 +42,8 @@ from ..utils.io import (atomic_write_text, check_output_folder,
                         refuse_foreign, write_owned)
 from .compare import train_and_evaluate
 from .comparison_recipe import write_model_config
-from .experiment_suites import (CLAIMS, DEFAULT_RECIPE, REFERENCE_VARIANT,
-                                SUITES, Claim, Variant, select_variants,
+from .experiment_suites import (CLAIMS, REFERENCE_VARIANT, SUITES, Claim,
+                                Variant, run_order, select_variants,
                                 variant_model)
 from .result_files import digest, settings_digest
 
@@ -194,8 +196,8 @@ def run_experiments(suite: str = 'paper',
         variants (Sequence[str], optional): Only these variants of the
             suite (and the reference). Default: None (all).
         seeds (int): Seeds 0 .. seeds-1 of every variant. Default: 3.
-        recipe (str, optional): The recipe config. Default:
-            :data:`~.experiment_suites.DEFAULT_RECIPE`.
+        recipe (str, optional): The recipe config. Default: the suite's
+            (:data:`~.experiment_suites.SUITES`).
         data_root (str, optional): Dataset folder. Default: the recipe's.
         work_dir (str): Configs, checkpoints and logs of the runs.
         results_dir (str): ``suite.json``, the ``result.json`` files and
@@ -211,11 +213,11 @@ def run_experiments(suite: str = 'paper',
         dict[str, str]: ``md``, ``csv``, ``png`` -> summary path on rank 0
         (empty elsewhere).
     """
-    recipe = recipe or DEFAULT_RECIPE
     if seeds < 1:
         raise ValueError(f'seeds must be >= 1, got {seeds}.')
     members = select_variants(suite)
     chosen = select_variants(suite, variants)
+    recipe = recipe or SUITES[suite].recipe
     if launcher != 'none':
         start_process_group(launcher)
     rank, world_size = get_dist_info()
@@ -231,10 +233,8 @@ def run_experiments(suite: str = 'paper',
         refuse_foreign(summary_paths(results_dir).values(),
                        osp.join(results_dir, SUMMARY_RECORD))
     if train:
-        runs = [(variant, seed) for seed in range(seeds)
-                for variant in chosen]
         todo = []
-        for variant, seed in runs:
+        for variant, seed in run_order(suite, chosen, seeds):
             path = osp.join(results_dir, run_folder(variant, seed),
                             RESULT_FILE)
             if osp.exists(path):
@@ -313,37 +313,54 @@ def claim_rows(claim: Claim,
                results: Dict[str, List[dict]]) -> Tuple[List[dict], str]:
     """The comparisons of one claim and its verdict.
 
+    Only the claim's variants that are members of the suite (keys of
+    ``results``) are compared.
+
     Args:
         claim (Claim): The claim.
         results (dict[str, list[dict]]): From :func:`collect_results`.
 
     Returns:
         tuple[list[dict], str]: One row per compared variant with results
-        (``variant``, ``n``, ``mean``, ``std``, ``difference``,
-        ``standard_error``, ``verdict``) and the claim's verdict, which is
-        ``incomplete (k of n variants)`` while a compared variant has no
-        result; empty and ``''`` when the reference or every compared
-        variant lacks results.
+        (``variant``, ``n``, ``mean``, ``std`` and the
+        :class:`~mmseg_affnet.analysis.claims.Comparison` under
+        ``comparison``) and the claim's verdict, which is ``incomplete (k of
+        n variants)`` while a compared member has no result; empty and
+        ``''`` when the reference or every compared member lacks results.
     """
     reference = _values(results, REFERENCE_VARIANT, claim.metric)
+    members = [name for name in claim.others if name in results]
     rows = []
-    for name in claim.others:
+    for name in members:
         values = _values(results, name, claim.metric)
         if not reference or not values:
             continue
-        comparison = compare(reference, values, claim.claimed_size)
         stats = spread(values)
         rows.append(dict(
             variant=name, n=stats.count, mean=stats.mean, std=stats.std,
-            difference=comparison.difference,
-            standard_error=comparison.standard_error,
-            verdict=comparison.verdict))
+            comparison=compare(reference, values, claim.claimed_size)))
     if not rows:
         return [], ''
-    if len(rows) < len(claim.others):
-        return rows, (f'incomplete ({len(rows)} of {len(claim.others)} '
+    if len(rows) < len(members):
+        return rows, (f'incomplete ({len(rows)} of {len(members)} '
                       'variants)')
-    return rows, claim_verdict([row['verdict'] for row in rows])
+    return rows, claim_verdict([(row['variant'], row['comparison'].verdict)
+                                for row in rows])
+
+
+def _difference_text(comparison: Comparison) -> str:
+    """``d [low, high]``, or ``d`` alone where no interval exists."""
+    low, high = comparison.interval
+    if math.isnan(low):
+        return f'{comparison.difference:+.2f}'
+    return f'{comparison.difference:+.2f} [{low:+.2f}, {high:+.2f}]'
+
+
+def _verdict_text(comparison: Comparison) -> str:
+    """The verdict; for a size claim with the direction's beside it."""
+    if comparison.size is None or comparison.size == TOO_FEW_SEEDS:
+        return comparison.verdict
+    return f'{comparison.size} (direction: {comparison.direction})'
 
 
 def _values(results: Dict[str, List[dict]], variant: str,
@@ -394,16 +411,14 @@ def summary_markdown(results: Dict[str, List[dict]],
         reference = _values(results, REFERENCE_VARIANT, claim.metric)
         table = markdown_table(
             ['Variant', 'Seeds', METRIC_LABELS[claim.metric],
-             f'{REFERENCE_VARIANT} - variant',
-             'Verdict'],
+             f'{REFERENCE_VARIANT} - variant [95 % CI]', 'p', 'Verdict'],
             [[REFERENCE_VARIANT, len(reference), _mean_std(reference), '',
-              '']] + [[
+              '', '']] + [[
                   row['variant'], row['n'],
                   _mean_std(_values(results, row['variant'], claim.metric)),
-                  (f"{row['difference']:+.2f}" if row['n'] < 2
-                   or len(reference) < 2 else
-                   f"{row['difference']:+.2f} ± {row['standard_error']:.2f}"),
-                  row['verdict']
+                  _difference_text(row['comparison']),
+                  _p_text(row['comparison'].p_value),
+                  _verdict_text(row['comparison'])
               ] for row in rows],
             left=['Variant', 'Verdict'])
         size = (f' (claimed: more than {claim.claimed_size:g} points)'
@@ -427,9 +442,16 @@ def summary_markdown(results: Dict[str, List[dict]],
     ])
 
 
-def _number(value: float, count: int) -> str:
-    """A spread as CSV text; empty where fewer than 2 seeds give none."""
-    return f'{value:.4f}' if count >= 2 else ''
+def _number(value: float) -> str:
+    """A statistic as CSV text; empty where it does not exist (nan)."""
+    return '' if math.isnan(value) else f'{value:.4f}'
+
+
+def _p_text(p_value: float) -> str:
+    """A p-value for tables: 3 significant digits, empty if undefined."""
+    if math.isnan(p_value):
+        return ''
+    return '< 0.001' if p_value < 0.001 else f'{p_value:.3f}'
 
 
 def summary_csv(results: Dict[str, List[dict]]) -> str:
@@ -440,20 +462,31 @@ def summary_csv(results: Dict[str, List[dict]]) -> str:
         if not compared:
             continue
         reference = spread(_values(results, REFERENCE_VARIANT, claim.metric))
-        rows.append([claim.key, claim.metric, REFERENCE_VARIANT,
-                     reference.count, f'{reference.mean:.4f}',
-                     _number(reference.std, reference.count), '', '', '',
-                     verdict])
-        rows += [[
-            claim.key, claim.metric, row['variant'], row['n'],
-            f"{row['mean']:.4f}", _number(row['std'], row['n']),
-            f"{row['difference']:.4f}",
-            _number(row['standard_error'],
-                    min(row['n'], reference.count)), row['verdict'], verdict
-        ] for row in compared]
-    return csv_text(['claim', 'metric', 'variant', 'seeds', 'mean', 'std',
-                     'difference_to_reference', 'standard_error', 'verdict',
-                     'claim_verdict'], rows, lineterminator='\n')
+        rows.append([
+            claim.key, claim.metric, REFERENCE_VARIANT, reference.count,
+            f'{reference.mean:.4f}',
+            _number(reference.std if reference.count >= 2 else math.nan),
+            *[''] * 9, verdict
+        ])
+        for row in compared:
+            comparison = row['comparison']
+            rows.append([
+                claim.key, claim.metric, row['variant'], row['n'],
+                f"{row['mean']:.4f}",
+                _number(row['std'] if row['n'] >= 2 else math.nan),
+                f'{comparison.difference:.4f}',
+                _number(comparison.standard_error),
+                _number(comparison.dof), _number(comparison.interval[0]),
+                _number(comparison.interval[1]),
+                _number(comparison.p_value), comparison.direction,
+                comparison.size or '', comparison.verdict, verdict
+            ])
+    return csv_text([
+        'claim', 'metric', 'variant', 'seeds', 'mean', 'std',
+        'difference_to_reference', 'standard_error', 'welch_dof', 'ci95_low',
+        'ci95_high', 'p_value', 'direction', 'size_verdict', 'verdict',
+        'claim_verdict'
+    ], rows, lineterminator='\n')
 
 
 def summary_plot(results: Dict[str, List[dict]]) -> Optional[bytes]:
@@ -468,7 +501,7 @@ def summary_plot(results: Dict[str, List[dict]]) -> Optional[bytes]:
                  for name in names]
         panels.append(BarPanel(
             names, [s.mean for s in stats], [s.std for s in stats],
-            f'{claim.title}\n{verdict}',
+            '\n'.join([claim.title, *textwrap.wrap(verdict, 48)]),
             f'{METRIC_LABELS[claim.metric]} (%)',
             ['tab:red'] + ['tab:blue'] * len(compared)))
     return bars_png(panels) if panels else None

@@ -40,14 +40,13 @@ from ..deploy import LogitsAtInputSize, evaluate_checkpoint
 from ..engine import (TrainProgressHook, end_process_group, init_segmentor,
                       start_process_group)
 from ..utils.config import set_data_root
-from ..utils.io import (atomic_write_text, check_output_folder,
-                        refuse_foreign, write_owned)
+from ..utils.io import check_output_folder, refuse_foreign, write_owned
 from .comparison_recipe import (COMPARISON_MODELS, DEFAULT_DATA_ROOTS,
                                 EVAL_SIZES, RECIPES, TEST_SIZE_DIVISORS,
                                 comparison_config, load_recipe,
                                 model_input_size, select_comparison_models,
                                 write_model_config)
-from .result_files import settings_digest
+from .result_files import load_result, settings_digest, write_result
 from .runs import run_training
 
 __all__ = [
@@ -177,8 +176,7 @@ def read_result(path: str, cfg: Config) -> dict:
         ValueError: If the result was trained with another config (another
             recipe, options, seed or model definition).
     """
-    with open(path) as file:
-        result = json.load(file)
+    result = load_result(path)
     if result.get('config_sha256') != result_digest(
             cfg, result.get('world_size', 1)):
         raise ValueError(
@@ -533,8 +531,7 @@ def run_comparison(models: Sequence[str],
                                                 world_size),
                     finished=datetime.now().isoformat(timespec='seconds'),
                     machine=machine())
-                atomic_write_text(result_paths[name],
-                                  json.dumps(result, indent=2))
+                write_result(result_paths[name], result)
     end_process_group()
     if rank != 0:
         return [], {}

@@ -45,7 +45,7 @@ from .comparison_recipe import write_model_config
 from .experiment_suites import (CLAIMS, REFERENCE_VARIANT, SUITES, Claim,
                                 Variant, run_order, select_variants,
                                 variant_model)
-from .result_files import digest, settings_digest
+from .result_files import digest, load_result, settings_digest, write_result
 
 RESULT_FILE = 'result.json'
 SUITE_RECORD = 'suite.json'
@@ -132,8 +132,17 @@ def check_suite_record(results_dir: str, record: dict) -> None:
     """
     path = osp.join(results_dir, SUITE_RECORD)
     if osp.exists(path):
-        with open(path) as file:
-            known = json.load(file)
+        try:
+            with open(path, encoding='utf-8') as file:
+                known = json.load(file)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(
+                f'{path} is not the JSON record of a suite ({error}); '
+                'restore it (git checkout) or pass another --results-dir.'
+            ) from None
+        if not isinstance(known, dict):
+            raise ValueError(f'{path} is not the JSON record of a suite; '
+                             'restore it or pass another --results-dir.')
         if known.get('recipe_sha256') != record['recipe_sha256']:
             raise FileExistsError(
                 f'{results_dir} holds results of another recipe '
@@ -162,8 +171,7 @@ def read_result(path: str, recipe_digest: str,
         ValueError: If the result belongs to another recipe or another
             definition of the variant.
     """
-    with open(path) as file:
-        result = json.load(file)
+    result = load_result(path)
     if result.get('recipe_sha256') != recipe_digest:
         raise ValueError(
             f'{path} was trained with another recipe than the suite\'s '
@@ -212,6 +220,13 @@ def run_experiments(suite: str = 'paper',
     Returns:
         dict[str, str]: ``md``, ``csv``, ``png`` -> summary path on rank 0
         (empty elsewhere).
+
+    Raises:
+        FileNotFoundError: With ``train=False``, if ``results_dir`` holds no
+            ``suite.json`` or no finished run (nothing is written then).
+        FileExistsError: If ``results_dir`` holds another recipe's results.
+        ValueError: If a ``result.json`` was edited, is not a result, or
+            belongs to another recipe or variant definition.
     """
     if seeds < 1:
         raise ValueError(f'seeds must be >= 1, got {seeds}.')
@@ -225,6 +240,11 @@ def run_experiments(suite: str = 'paper',
         recipe, data_root, cfg_options, world_size)
     models = {v.name: variant_model(recipe_cfg, v) for v in members}
     digests = {name: digest(model) for name, model in models.items()}
+    if not train and not osp.isfile(osp.join(results_dir, SUITE_RECORD)):
+        raise FileNotFoundError(
+            f'{results_dir} holds no {SUITE_RECORD}, so no results of a '
+            'suite to summarise; pass the --results-dir of a suite, or run '
+            'the suite without --summary-only to train it.')
     if rank == 0:
         check_output_folder(results_dir, '--results-dir')
         check_suite_record(results_dir, dict(
@@ -264,14 +284,17 @@ def run_experiments(suite: str = 'paper',
                 variant_sha256=digests[variant.name], world_size=world_size,
                 finished=datetime.now().isoformat(timespec='seconds'),
                 machine=machine())
-            atomic_write_text(
-                osp.join(results_dir, folder, RESULT_FILE),
-                json.dumps(result, indent=2))
+            write_result(osp.join(results_dir, folder, RESULT_FILE), result)
     end_process_group()
     if rank != 0:
         return {}
     # the whole suite's results, also when only some variants ran now
     results = collect_results(results_dir, members, recipe_digest, digests)
+    if not any(results.values()):
+        raise FileNotFoundError(
+            f'{results_dir} holds no finished run (no '
+            f'<variant>/seed<k>/{RESULT_FILE}) of suite {suite!r}; run the '
+            'suite without --summary-only to train them.')
     return write_summary(results, members, results_dir, recipe)
 
 

@@ -256,6 +256,7 @@ def test_every_tool_that_reads_a_config_takes_cfg_options(tmp_path, tool):
 # Floors of the package, top to bottom: a module imports its own floor and
 # the floors below it, never one above.
 FLOORS = {
+    'research': 4,
     'apis': 3,
     'analysis': 2, 'deploy': 2, 'engine': 2,
     'datasets': 1, 'evaluation': 1,
@@ -318,6 +319,19 @@ def test_imports_only_go_down_the_floors():
                                  f'{room} imports {imported}')
     assert rooms == set(FLOORS), f'rooms without a floor: {rooms}'
     assert not offenders, '\n'.join(offenders)
+
+
+def test_the_research_harness_stands_apart():
+    """Nothing of the plugin imports the research harness (its command
+    lines are tools/compare.py and tools/experiments.py)."""
+    importers = []
+    for path, module in _package_modules():
+        if _room(module) in (None, 'research'):
+            continue
+        importers += [f'{module}:{line}: {imported}'
+                      for line, imported in _imported_modules(path, module)
+                      if _room(imported) == 'research']
+    assert not importers, '\n'.join(importers)
 
 
 def test_no_tool_imports_another_tool():

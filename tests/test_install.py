@@ -57,8 +57,8 @@ INSTALLED_SCRIPT = textwrap.dedent("""
     from mmseg.registry import MODELS
     from mmseg_affnet.analysis import MODEL_ZOO, select_models
     from mmseg_affnet.apis import init_segmentor, load_config
-    from mmseg_affnet.apis.comparison_recipe import (COMPARISON_MODELS,
-                                                     RECIPES)
+    from mmseg_affnet.research.comparison_recipe import (COMPARISON_MODELS,
+                                                         RECIPES)
     from mmseg_affnet.utils import iter_dicts
 
     mim = osp.join(site, 'mmseg_affnet', '.mim')

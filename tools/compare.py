@@ -2,7 +2,7 @@
 
 Only the model differs (its own config, no pretrained weights); BN
 statistics are recomputed before scoring on val; then every model is
-counted and timed (see :mod:`mmseg_affnet.apis.compare`). ``--work-dir``
+counted and timed (:mod:`mmseg_affnet.research.comparison`). ``--work-dir``
 gets ``<model>/`` (config, checkpoints, log); ``--results-dir`` (default:
 the work dir) ``<model>/result.json``, ``latency.json`` and
 ``comparison.{md,csv,png}``. A rerun skips finished models and resumes an
@@ -24,11 +24,11 @@ Examples:
 import argparse
 from typing import Optional, Sequence
 
-from mmseg_affnet.apis.compare import (COMPARISON_MODELS, DEFAULT_DATA_ROOTS,
-                                       RECIPES, run_comparison)
-from mmseg_affnet.apis.result_files import publish_summary
 from mmseg_affnet.engine.cli import (add_cfg_options_argument,
                                      add_launcher_argument)
+from mmseg_affnet.research.comparison import (
+    COMPARISON_MODELS, DEFAULT_DATA_ROOTS, RECIPES, run_comparison)
+from mmseg_affnet.research.result_store import publish_summary
 from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 

@@ -3,7 +3,8 @@ claims.
 
 Every variant (an ablation or loss config of the paper) is trained on one
 recipe (default: the short CamVid CPU recipe), everything but the varied
-part identical, once per seed; see :mod:`mmseg_affnet.apis.experiments`.
+part identical, once per seed; see
+:mod:`mmseg_affnet.research.experiment_suite`.
 
 Outputs: ``--results-dir`` (default ``results/camvid/<suite>``) holds
 ``suite.json``, one ``<variant>/seed<k>/result.json`` per finished run and
@@ -23,11 +24,11 @@ Examples:
 import argparse
 from typing import Optional, Sequence
 
-from mmseg_affnet.apis.experiment_suites import SUITES, VARIANTS
-from mmseg_affnet.apis.experiments import run_experiments
-from mmseg_affnet.apis.result_files import publish_summary
 from mmseg_affnet.engine.cli import (add_cfg_options_argument,
                                      add_launcher_argument)
+from mmseg_affnet.research.experiment_suite import run_experiments
+from mmseg_affnet.research.result_store import publish_summary
+from mmseg_affnet.research.suites import SUITES, VARIANTS
 from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 

@@ -1,5 +1,6 @@
-"""High-level entry points: runs, the demo, comparison and experiment-suite
-flows, inference (images, and video in real time).
+"""High-level entry points of the plugin: runs, the demo, inference (images,
+and video in real time). The comparison and the experiment suites are the
+research harness, :mod:`mmseg_affnet.research`.
 
 The model-building helpers live on lower floors and are re-exported here:
 :func:`init_segmentor` (``engine``), :func:`load_config` and
@@ -9,9 +10,7 @@ and :func:`check_head_channels` (``models.utils``).
 from ..engine import init_segmentor
 from ..models.utils import check_head_channels
 from ..utils import load_config, resolve_device, without_pretrained
-from .compare import run_comparison
 from .demo import run_demo
-from .experiments import run_experiments
 from .infer import segment_images
 from .runs import build_runner, run_test, run_training
 from .video import segment_video
@@ -19,5 +18,5 @@ from .video import segment_video
 __all__ = [
     'check_head_channels', 'init_segmentor', 'load_config',
     'resolve_device', 'without_pretrained', 'build_runner', 'run_training', 'run_test',
-    'run_demo', 'run_comparison', 'run_experiments', 'segment_images', 'segment_video'
+    'run_demo', 'segment_images', 'segment_video'
 ]

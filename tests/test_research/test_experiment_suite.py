@@ -8,18 +8,18 @@ import os.path as osp
 import pytest
 import torch
 
-from mmseg_affnet.apis.comparison_recipe import (adapt_model_to_recipe,
-                                                 load_recipe)
-from mmseg_affnet.apis.experiment_suites import (REFERENCE_VARIANT, SUITES,
-                                                 VARIANTS, apply_difference,
-                                                 run_order, select_variants,
-                                                 variant_model)
-from mmseg_affnet.apis.experiments import (load_experiment_recipe,
-                                           run_experiments)
 from mmseg_affnet.datasets.makers import generate_demo_dataset
 from mmseg_affnet.models.losses import (enet_class_weights,
                                        load_class_frequencies,
                                        use_ignore_safe_class_weighted_ce)
+from mmseg_affnet.research.comparison_recipe import (adapt_model_to_recipe,
+                                                     load_recipe)
+from mmseg_affnet.research.experiment_suite import (load_experiment_recipe,
+                                                    run_experiments)
+from mmseg_affnet.research.suites import (REFERENCE_VARIANT, SUITES,
+                                          VARIANTS, apply_difference,
+                                          run_order, select_variants,
+                                          variant_model)
 from mmseg_affnet.utils import replace_marked_block
 from mmseg_affnet.utils.config import iter_dicts, load_config
 from mmseg_affnet.utils.mim import config_file
@@ -250,8 +250,8 @@ def test_a_two_variant_two_seed_suite_then_skip_resume_and_refusal(
     def no_training(*args, **kwargs):
         raise AssertionError('a finished run was trained again')
 
-    from mmseg_affnet.apis import experiments
-    monkeypatch.setattr(experiments, 'train_and_evaluate', no_training)
+    from mmseg_affnet.research import campaign
+    monkeypatch.setattr(campaign, 'train_and_evaluate', no_training)
     suite(tmp_path, demo_data)
     monkeypatch.undo()
 

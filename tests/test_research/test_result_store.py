@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from mmseg_affnet.apis.experiments import run_experiments
-from mmseg_affnet.apis.result_files import load_result, write_result
+from mmseg_affnet.research.experiment_suite import run_experiments
+from mmseg_affnet.research.result_store import load_result, write_result
 
 from tests.utils.tools import REPO_ROOT
 

@@ -13,7 +13,7 @@ and class frequencies are the recipe's (:func:`adapt_model_to_recipe`).
 
 A *claim* is one of the paper's statements: the reference beats some
 variants on a metric (optionally by a claimed size); see
-:mod:`mmseg_affnet.analysis.claims` for the verdict rule.
+:mod:`mmseg_affnet.research.seed_statistics` for the verdict rule.
 """
 import copy
 from dataclasses import dataclass

@@ -4,11 +4,9 @@ import math
 import pytest
 from scipy import stats
 
-from mmseg_affnet.analysis.claims import (HOLDS, REVERSED, SIZE_REFUTED,
-                                          SIZE_UNDECIDED, TOO_FEW_SEEDS,
-                                          WITHIN_NOISE, Spread,
-                                          claim_verdict, compare, spread,
-                                          welch)
+from mmseg_affnet.research.seed_statistics import (
+    HOLDS, REVERSED, SIZE_REFUTED, SIZE_UNDECIDED, TOO_FEW_SEEDS,
+    WITHIN_NOISE, Spread, claim_verdict, compare_seeds, spread, welch)
 
 
 def test_spread_is_the_sample_mean_and_std():
@@ -22,7 +20,7 @@ def test_spread_is_the_sample_mean_and_std():
 
 def test_the_test_is_scipys_welch_t_test():
     reference, other = [59.0, 60.0, 61.5], [55.0, 57.5, 59.0, 58.0]
-    comparison = compare(reference, other)
+    comparison = compare_seeds(reference, other)
     expected = stats.ttest_ind(reference, other, equal_var=False)
     assert comparison.p_value == pytest.approx(expected.pvalue)
     # se = sqrt(s_ref² / 3 + s_other² / 4), Welch-Satterthwaite df
@@ -45,7 +43,7 @@ def test_the_test_is_scipys_welch_t_test():
     ([62.0, 62.5, 63.0], REVERSED),  # d = -2.5, se = 0.41
 ])
 def test_direction_verdicts(other, verdict):
-    assert compare([59.5, 60.0, 60.5], other).verdict == verdict
+    assert compare_seeds([59.5, 60.0, 60.5], other).verdict == verdict
 
 
 def test_two_standard_errors_are_not_enough_at_three_seeds():
@@ -69,23 +67,25 @@ def seeds_with(mean: float, std: float):
 def test_a_size_claim_needs_the_whole_interval_above_the_size():
     # d = 8, se = 2.58 (std 3.16 a side, 3 seeds, df 4): [0.84, 15.16]
     std = 2.58 / math.sqrt(2 / 3)
-    comparison = compare(seeds_with(58.0, std), seeds_with(50.0, std), 10.0)
+    comparison = compare_seeds(seeds_with(58.0, std), seeds_with(50.0, std),
+                               10.0)
     assert comparison.standard_error == pytest.approx(2.58)
     assert comparison.direction == HOLDS
     assert comparison.verdict == SIZE_UNDECIDED  # not "holds"
     # d = 3, se = 1.83: [-2.08, 8.08] lies below 10, whatever the direction
     std = 1.83 / math.sqrt(2 / 3)
-    comparison = compare(seeds_with(53.0, std), seeds_with(50.0, std), 10.0)
+    comparison = compare_seeds(seeds_with(53.0, std), seeds_with(50.0, std),
+                               10.0)
     assert comparison.direction == WITHIN_NOISE
     assert comparison.verdict == SIZE_REFUTED
     # d = 20, se = 1: [17.2, 22.8] lies above 10
     std = 1 / math.sqrt(2 / 3)
-    assert compare(seeds_with(70.0, std), seeds_with(50.0, std),
+    assert compare_seeds(seeds_with(70.0, std), seeds_with(50.0, std),
                    10.0).verdict == HOLDS
 
 
 def test_one_seed_gives_no_verdict():
-    comparison = compare([60.0], [50.0, 51.0], 10.0)
+    comparison = compare_seeds([60.0], [50.0, 51.0], 10.0)
     assert comparison.verdict == TOO_FEW_SEEDS
     assert comparison.difference == pytest.approx(9.5)
     assert math.isnan(comparison.standard_error)
@@ -93,10 +93,10 @@ def test_one_seed_gives_no_verdict():
 
 
 def test_no_spread_on_either_side_gives_an_exact_difference():
-    comparison = compare([60.0, 60.0], [58.0, 58.0])
+    comparison = compare_seeds([60.0, 60.0], [58.0, 58.0])
     assert comparison.interval == (2.0, 2.0)
     assert comparison.verdict == HOLDS and comparison.p_value == 0.0
-    assert compare([60.0, 60.0], [60.0, 60.0]).verdict == WITHIN_NOISE
+    assert compare_seeds([60.0, 60.0], [60.0, 60.0]).verdict == WITHIN_NOISE
 
 
 def test_a_claim_with_disagreeing_comparisons_is_mixed_and_names_them():

@@ -12,16 +12,15 @@ import torch
 from mmengine.config import Config
 from mmseg.structures import SegDataSample
 
-from mmseg_affnet.apis import compare
-from mmseg_affnet.apis.compare import run_comparison
-from mmseg_affnet.apis.comparison_recipe import (COMPARISON_MODELS,
-                                                 EVAL_SIZES,
-                                                 TEST_SIZE_DIVISORS,
-                                                 comparison_config,
-                                                 load_recipe,
-                                                 select_comparison_models)
 from mmseg_affnet.engine import init_segmentor
 from mmseg_affnet.engine.precise_bn import PreciseBNHook
+from mmseg_affnet.research import campaign
+from mmseg_affnet.research import comparison as compare
+from mmseg_affnet.research import comparison_summary
+from mmseg_affnet.research.comparison import run_comparison
+from mmseg_affnet.research.comparison_recipe import (
+    COMPARISON_MODELS, EVAL_SIZES, TEST_SIZE_DIVISORS, comparison_config,
+    load_recipe, select_comparison_models)
 from mmseg_affnet.utils.config import iter_dicts
 
 from tests.utils.tools import TOOLS_DIR
@@ -80,14 +79,15 @@ def test_two_models_one_iteration_each_then_a_rerun_skips_them(
     def no_training(*args, **kwargs):
         raise AssertionError('a finished model was trained again')
 
-    monkeypatch.setattr(compare, 'train_and_evaluate', no_training)
+    monkeypatch.setattr(campaign, 'train_and_evaluate', no_training)
     stamp = (work / 'AFFNet' / 'result.json').stat().st_mtime_ns
     rerun_rows, _ = tiny_run(tmp_path, ['AFFNet', 'Fast-SCNN'])
     assert [r['mIoU'] for r in rerun_rows] == [r['mIoU'] for r in rows]
     assert (work / 'AFFNet' / 'result.json').stat().st_mtime_ns == stamp
 
-    # Another recipe in the same work dir is refused, nothing is trained.
-    with pytest.raises(FileExistsError, match='another config'):
+    # Another recipe in the same work dir is refused, nothing is trained:
+    # the finished model's result names another config.
+    with pytest.raises(ValueError, match='trained with another config'):
         run_comparison(['AFFNet'], str(work),
                        data_root=str(tmp_path / 'data'),
                        cfg_options=dict(TINY, **{'train_cfg.max_epochs': 2}))
@@ -113,7 +113,7 @@ def test_results_dir_apart_from_the_work_dir_summarises_alone(
     def nothing(*args, **kwargs):
         raise AssertionError('trained or timed in a summary-only run')
 
-    monkeypatch.setattr(compare, 'train_and_evaluate', nothing)
+    monkeypatch.setattr(campaign, 'train_and_evaluate', nothing)
     monkeypatch.setattr(compare, 'measure_latency', nothing)
     for folder in ('work', 'data'):
         shutil.rmtree(tmp_path / folder)
@@ -143,7 +143,7 @@ def test_results_dir_apart_from_the_work_dir_summarises_alone(
     # A model without a latency is named, with the fix.
     with pytest.raises(FileNotFoundError, match="no CPU latency of "
                        r"\['Fast-SCNN'\]; run the comparison without"):
-        compare.read_latency(str(results), ['AFFNet', 'Fast-SCNN'])
+        comparison_summary.read_latency(str(results), ['AFFNet', 'Fast-SCNN'])
     # An edited latency.json is the user's: refused, never replaced.
     (results / 'latency.json').write_text('{}')
     with pytest.raises(FileExistsError, match='latency.json was not written'):
@@ -219,7 +219,7 @@ def test_every_model_predicts_camvids_classes_on_the_camvid_recipe(
 def test_summary_header_names_padded_models_once_per_size():
     latency = dict(size=[540, 720], measured='2026-11-30T13:16:00',
                    machine=dict(cpu='cpu', cpu_count=2), threads=2, iters=20)
-    header = compare.summary_header(
+    header = comparison_summary.summary_header(
         'camvid', 0, 40, latency,
         padded={'PIDNet-S': (544, 720), 'DDRNet-23-slim': (544, 720),
                 'OtherNet': (560, 720)})
@@ -229,7 +229,8 @@ def test_summary_header_names_padded_models_once_per_size():
     assert padded_lines[0].startswith('Input padded to 544x720 ')
     assert padded_lines[0].endswith(': PIDNet-S, DDRNet-23-slim.')
     assert padded_lines[1].endswith(': OtherNet.')
-    assert 'padded' not in compare.summary_header('camvid', 0, 40, latency)
+    assert 'padded' not in comparison_summary.summary_header(
+        'camvid', 0, 40, latency)
 
 
 def test_bad_names_are_refused():
@@ -264,30 +265,30 @@ def test_summary_never_replaces_a_users_file(tmp_path, name):
 
     with pytest.raises(FileExistsError, match=f'{name} was not written by '
                        'this tool'):
-        compare.write_summary([ROW], str(tmp_path), 'header')
+        comparison_summary.write_summary([ROW], str(tmp_path), 'header')
 
     assert (tmp_path / name).read_bytes() == NOTES
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
 
 
 def test_summary_is_regenerated_only_while_it_is_the_tools_own(tmp_path):
-    paths = compare.write_summary([ROW], str(tmp_path), 'first')
+    paths = comparison_summary.write_summary([ROW], str(tmp_path), 'first')
     assert open(paths['md']).read().startswith('first')
     # A rerun replaces the files it wrote.
-    compare.write_summary([ROW], str(tmp_path), 'second')
+    comparison_summary.write_summary([ROW], str(tmp_path), 'second')
     assert open(paths['md']).read().startswith('second')
     # Once the user has edited one, it is theirs.
     with open(paths['md'], 'a') as file:
         file.write('my conclusion\n')
     edited = open(paths['md']).read()
     with pytest.raises(FileExistsError, match='or changed since'):
-        compare.write_summary([ROW], str(tmp_path), 'third')
+        comparison_summary.write_summary([ROW], str(tmp_path), 'third')
     assert open(paths['md']).read() == edited
     # A record the tool did not write is refused, not trusted.
     (tmp_path / 'comparison.md').unlink()
     (tmp_path / 'comparison_files.json').write_text('{"comparison.md": 1}')
     with pytest.raises(FileExistsError, match='not a record'):
-        compare.write_summary([ROW], str(tmp_path), 'fourth')
+        comparison_summary.write_summary([ROW], str(tmp_path), 'fourth')
 
 
 def test_comparison_refuses_a_users_summary_before_training(
@@ -299,7 +300,7 @@ def test_comparison_refuses_a_users_summary_before_training(
     def no_training(*args, **kwargs):
         raise AssertionError('trained before the summary was checked')
 
-    monkeypatch.setattr(compare, 'train_and_evaluate', no_training)
+    monkeypatch.setattr(campaign, 'train_and_evaluate', no_training)
     with pytest.raises(FileExistsError, match='comparison.md was not '
                        'written by this tool'):
         tiny_run(tmp_path, ['AFFNet'])

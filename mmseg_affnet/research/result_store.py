@@ -1,8 +1,10 @@
-"""Result files meant to be committed: what a result was trained with, and
-the README block generated from a summary.
+"""The result store of the campaigns: ``result.json`` files meant to be
+committed (what a result was trained with, its content digest), and the
+documentation block generated from a summary.
 
-Shared by the experiment suites (:mod:`.experiments`) and the comparison
-(:mod:`.compare`), whose ``result.json`` files live in a results dir small
+Shared by the experiment suites (:mod:`.experiment_suite`) and the
+comparison (:mod:`.comparison`), whose ``result.json`` files live in a
+results dir small
 enough to commit, apart from the checkpoints and logs of a work dir, so
 that their tables regenerate on another machine without retraining.
 """
@@ -18,8 +20,9 @@ from mmengine.config import Config
 
 from ..utils.io import atomic_write_text, replace_marked_block
 
-__all__ = ['UNDIGESTED', 'digest', 'load_result', 'publish_summary',
-           'settings_digest', 'update_readme', 'write_result']
+__all__ = ['RESULT_FILE', 'UNDIGESTED', 'digest', 'load_result',
+           'publish_summary', 'settings_digest', 'update_readme',
+           'write_result']
 
 #: Config keys outside a digest: where a run writes, and test-time
 #: augmentation (results are scored without it).
@@ -33,6 +36,8 @@ def digest(data: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+#: A run's result file, in its folder of the results dir.
+RESULT_FILE = 'result.json'
 #: Key of a result's digest of its own content.
 CONTENT_DIGEST = 'content_sha256'
 #: Largest gap between a result's mIoU and the mean of its class IoUs, both

@@ -1,4 +1,4 @@
-"""Seeds to verdicts: Welch's t-test of a claim that one variant beats
+"""Statistics over seeds: Welch's t-test of a claim that one variant beats
 another.
 
 A claim compares a reference (AFFNet) with another variant on one metric
@@ -163,7 +163,7 @@ def welch(reference: Spread,
                       size)
 
 
-def compare(reference: Sequence[float],
+def compare_seeds(reference: Sequence[float],
             other: Sequence[float],
             claimed_size: Optional[float] = None) -> Comparison:
     """Welch's t-test of "``reference`` is higher than ``other``" from the

@@ -67,5 +67,8 @@ setup(
     python_requires='>=3.8',
     install_requires=['torch>=2.0'] +
     read_requirements('requirements/runtime.txt'),
-    extras_require={'tests': read_requirements('requirements/tests.txt')},
+    extras_require={
+        'tests': read_requirements('requirements/tests.txt'),
+        'cluster': read_requirements('requirements/cluster.txt'),
+    },
 )

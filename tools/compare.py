@@ -26,6 +26,8 @@ from typing import Optional, Sequence
 
 from mmseg_affnet.engine.cli import (add_cfg_options_argument,
                                      add_launcher_argument)
+from mmseg_affnet.research.campaign import (add_executor_arguments,
+                                            executor_from_args)
 from mmseg_affnet.research.comparison import (
     COMPARISON_MODELS, DEFAULT_DATA_ROOTS, RECIPES, run_comparison)
 from mmseg_affnet.research.result_store import publish_summary
@@ -82,6 +84,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     add_cfg_options_argument(
         parser, 'override settings of the recipe (every model), as in '
         "mmseg's tools, e.g. train_cfg.max_epochs=2")
+    add_executor_arguments(parser)
     add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.precise_bn_samples < 1 or args.threads < 1 or args.iters < 1 \
@@ -95,19 +98,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     with reported_errors(args.debug):
         _, paths = run_comparison(
-            args.models,
-            args.work_dir or f'work_dirs/compare_{args.dataset}',
-            dataset=args.dataset,
-            data_root=args.data_root,
-            seed=args.seed,
-            launcher=args.launcher,
-            cfg_options=args.cfg_options,
+            args.models, args.work_dir or f'work_dirs/compare_{args.dataset}',
+            dataset=args.dataset, data_root=args.data_root, seed=args.seed,
+            launcher=args.launcher, cfg_options=args.cfg_options,
             precise_bn_samples=args.precise_bn_samples,
-            threads=args.threads,
-            warmup=args.warmup,
-            iters=args.iters,
-            results_dir=args.results_dir,
-            train=not args.summary_only)
+            threads=args.threads, warmup=args.warmup, iters=args.iters,
+            results_dir=args.results_dir, train=not args.summary_only,
+            executor=executor_from_args(args))
         report = publish_summary(paths, args.readme,
                                  f'compare-{args.dataset}',
                                  'Val mIoU against CPU latency')

@@ -26,6 +26,8 @@ from typing import Optional, Sequence
 
 from mmseg_affnet.engine.cli import (add_cfg_options_argument,
                                      add_launcher_argument)
+from mmseg_affnet.research.campaign import (add_executor_arguments,
+                                            executor_from_args)
 from mmseg_affnet.research.experiment_suite import run_experiments
 from mmseg_affnet.research.result_store import publish_summary
 from mmseg_affnet.research.suites import SUITES, VARIANTS
@@ -71,6 +73,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     add_cfg_options_argument(
         parser, 'override settings of the recipe (every run), as in '
         "mmseg's tools, e.g. train_cfg.max_epochs=2")
+    add_executor_arguments(parser)
     add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.seeds < 1:
@@ -91,7 +94,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             results_dir=args.results_dir or f'results/camvid/{args.suite}',
             launcher=args.launcher,
             cfg_options=args.cfg_options,
-            train=not args.summary_only)
+            train=not args.summary_only,
+            executor=executor_from_args(args))
         report = publish_summary(paths, args.readme,
                                  f'experiments-{args.suite}',
                                  'Claims, mean ± std over seeds')

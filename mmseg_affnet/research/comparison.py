@@ -31,8 +31,8 @@ from ..deploy import LogitsAtInputSize
 from ..engine import init_segmentor
 from ..utils.config import set_data_root
 from ..utils.io import check_output_folder
-from .campaign import (CampaignRun, campaign_processes, pending_runs,
-                       train_pending)
+from .campaign import (CampaignRun, Executor, campaign_processes,
+                       pending_runs, train_pending)
 from .comparison_recipe import (COMPARISON_MODELS, DEFAULT_DATA_ROOTS,
                                 EVAL_SIZES, RECIPES, TEST_SIZE_DIVISORS,
                                 comparison_config, load_recipe,
@@ -132,7 +132,9 @@ def run_comparison(models: Sequence[str],
                    warmup: int = 5,
                    iters: int = 20,
                    results_dir: Optional[str] = None,
-                   train: bool = True) -> Tuple[List[dict], Dict[str, str]]:
+                   train: bool = True,
+                   executor: Optional[Executor] = None
+                   ) -> Tuple[List[dict], Dict[str, str]]:
     """Train, score and time ``models`` with one recipe; summarise them.
 
     1. For every model without a ``result.json`` in ``results_dir``: write
@@ -174,6 +176,8 @@ def run_comparison(models: Sequence[str],
             ``latency.json`` and the summary. Default: None (``work_dir``).
         train (bool): False only summarises the results there are.
             Default: True.
+        executor (Executor, optional): Where the trainings run
+            (:class:`~.campaign.Executor`). Default: None (in this process).
 
     Returns:
         tuple[list[dict], dict[str, str]]: One result per model (on rank 0;
@@ -216,7 +220,7 @@ def run_comparison(models: Sequence[str],
                                       **recipe.demo_dataset)
             barrier()  # the data is written before any rank trains
             train_pending(pending, launcher, rank, EVAL_SIZES.get(dataset),
-                          'models')
+                          'models', executor=executor)
     if rank != 0:
         return [], {}
     results = [read_result(result_paths[name], model_cfgs[name])

@@ -29,8 +29,8 @@ from mmengine.config import Config
 
 from ..utils.config import load_config, set_data_root
 from ..utils.io import atomic_write_text, check_output_folder, refuse_foreign
-from .campaign import (CampaignRun, campaign_processes, pending_runs,
-                       train_pending)
+from .campaign import (CampaignRun, Executor, campaign_processes,
+                       pending_runs, train_pending)
 from .result_store import (RESULT_FILE, digest, load_result,
                            settings_digest)
 from .suite_summary import (MACS_SIZE, SUMMARY_RECORD, summary_paths,
@@ -174,7 +174,8 @@ def run_experiments(suite: str = 'paper',
                     results_dir: str = 'results/camvid/paper',
                     launcher: str = 'none',
                     cfg_options: Optional[dict] = None,
-                    train: bool = True) -> Dict[str, str]:
+                    train: bool = True,
+                    executor: Optional[Executor] = None) -> Dict[str, str]:
     """Run a suite's missing runs, then summarise every finished one.
 
     Args:
@@ -194,6 +195,8 @@ def run_experiments(suite: str = 'paper',
         cfg_options (dict, optional): Recipe overrides. Default: None.
         train (bool): False only summarises the results there are (no
             training, no data needed). Default: True.
+        executor (Executor, optional): Where the runs train
+            (:class:`~.campaign.Executor`). Default: None (in this process).
 
     Returns:
         dict[str, str]: ``md``, ``csv``, ``png`` -> summary path on rank 0
@@ -248,7 +251,8 @@ def run_experiments(suite: str = 'paper',
                 path, recipe_digest, run.record['variant_sha256']))
             # paths of this machine stay out of a result meant to be shared
             train_pending(pending, launcher, rank, MACS_SIZE,
-                          f'{suite} runs', ('config', 'checkpoint'))
+                          f'{suite} runs', ('config', 'checkpoint'),
+                          executor)
     if rank != 0:
         return {}
     # the whole suite's results, also when only some variants ran now

@@ -1,7 +1,7 @@
 """Deployment: fused eager inference, ONNX export, INT8 quantization.
 
 - :mod:`.logits`: :class:`LogitsAtInputSize`, the graph every path runs.
-- :mod:`.fusion`: :func:`prepare_for_inference` (Conv+BN folding,
+- :mod:`.conv_bn_folding`: :func:`prepare_for_inference` (Conv+BN folding,
   channels-last max-pools and weights) for fast eager PyTorch.
 - :mod:`.onnx`: :func:`export_onnx`, :func:`export_segmentor` and
   :func:`create_ort_session`.
@@ -16,11 +16,11 @@ Example:
     >>> model = LogitsAtInputSize(prepare_for_inference(segmentor))
     >>> logits = model(images.contiguous(memory_format=torch.channels_last))
 """
+from .conv_bn_folding import (fuse_conv_bn, prepare_for_inference,
+                              use_channels_last_max_pools)
 from .evaluate import (accuracy_table, compare_accuracy, evaluate_checkpoint,
                        evaluate_logits, evaluate_onnx, onnx_logits_fn,
                        process_val_set, torch_logits_fn)
-from .fusion import (fuse_conv_bn, prepare_for_inference,
-                     use_channels_last_max_pools)
 from .logits import LogitsAtInputSize
 from .onnx import (create_ort_session, export_onnx, export_segmentor,
                    max_abs_difference, quiet, run_session)

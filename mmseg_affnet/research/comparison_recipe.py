@@ -64,8 +64,9 @@ RECIPES: Dict[str, str] = {
 #: What the comparison changes in a recipe. Demo: 10 epochs instead of the
 #: demo's 15, so that all nine models train in about 30 minutes on a 2-core
 #: CPU (measured: one training iteration of every model, batch 8 at 128x256,
-#: takes 5.1 s together, from 0.26 s for SPSSNet, as read before issue 19,
-#: to 1.04 s for BiSeNetV2; SPSSNet as read now has 4.8x AFFNet's MACs).
+#: took 5.1 s together, up to 1.04 s for BiSeNetV2, with a lighter reading
+#: of SPSSNet (0.26 s) than the current one, which has 4.8x AFFNet's MACs
+#: and so takes longer).
 #: CamVid: the short recipe as it is (20 epochs, about 10 minutes for
 #: AFFNet on a 2-core CPU).
 RECIPE_OPTIONS: Dict[str, dict] = {

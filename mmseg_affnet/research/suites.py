@@ -4,7 +4,7 @@ A *variant* is one of the paper's experiment configs (an ablation, a loss);
 what it changes is its difference to the reference config, AFFNet's
 fine-only experiment (``configs/affnet_fine-only_cityscapes.py``). A suite
 trains each variant on a *recipe* (the suite's own, :data:`SUITES`: the
-20-epoch CamVid CPU recipe for ``paper``, the shipped 115-epoch one for
+20-epoch CamVid CPU recipe for ``paper``, its 115-epoch one in float32 for
 ``converged``): the recipe's config with
 that difference applied to its model, everything else identical. So the
 same Cityscapes experiment configs drive every dataset, and a variant
@@ -148,7 +148,8 @@ class Suite:
 
 #: The recipe of the early-training suites: 20 epochs, float32.
 SHORT_RECIPE = 'mmseg_affnet::camvid/affnet_camvid_cpu_short.py'
-#: The converged suite's recipe: the shipped 45-minute recipe, pinned.
+#: The converged suite's recipe: the shipped 115-epoch recipe in float32,
+#: pinned.
 CONVERGED_RECIPE = 'mmseg_affnet::camvid/affnet_camvid_cpu_converged.py'
 
 SUITES: Dict[str, Suite] = {
@@ -163,8 +164,8 @@ SUITES: Dict[str, Suite] = {
     'converged': Suite(
         (('AFFNet', 'WCEL', 'Add-Add@128'), ('OWFL', 'FPN+PAN'),
          ('Add-Add@340', )), CONVERGED_RECIPE,
-        'the headline comparisons on the shipped 115-epoch recipe '
-        '(about 45 min a run on 2 cores)'),
+        'the headline comparisons on the 115-epoch CamVid CPU recipe in '
+        'float32 (about 55 min a run on 2 cores)'),
 }
 
 

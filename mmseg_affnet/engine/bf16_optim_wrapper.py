@@ -9,11 +9,18 @@ autocast context to the forward pass and the loss; the backward pass follows
 autocast's dtypes, and the parameters, their gradients and the optimizer
 state stay float32. Validation and testing do not pass through the optimizer
 wrapper and run in float32.
+
+On a CPU without native bfloat16 (AVX2 only: no AVX-512 BF16 or AMX),
+oneDNN emulates it: measured on a 2-core AMD EPYC (AVX2), the CamVid CPU
+recipe trained at 6-8 s an iteration against 0.55-0.6 s in float32. The
+wrapper then warns once, naming the float32 switch.
 """
+import logging
 from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 from mmengine.runner.amp import autocast
 from mmseg.registry import OPTIM_WRAPPERS
@@ -30,6 +37,8 @@ class BF16OptimWrapper(OptimWrapper):
     optimizer=...)``; every other argument is ``OptimWrapper``'s.
     """
 
+    _warned_emulated = False
+
     @contextmanager
     def optim_context(self, model: nn.Module):
         """Gradient-accumulation context of ``OptimWrapper`` plus autocast.
@@ -38,6 +47,21 @@ class BF16OptimWrapper(OptimWrapper):
             model (nn.Module): The training model.
         """
         device_type = next(model.parameters()).device.type
+        if device_type == 'cpu' and not self._warned_emulated \
+                and not cpu_has_native_bfloat16():
+            self._warned_emulated = True
+            print_log(
+                'BF16OptimWrapper: this CPU has no native bfloat16 (no '
+                'AVX-512 BF16 or AMX; oneDNN emulates it), so training runs '
+                'several times slower than in float32. Train in float32 with '
+                '--cfg-options optim_wrapper.type=OptimWrapper.',
+                logger='current', level=logging.WARNING)
         with super().optim_context(model), autocast(
                 device_type=device_type, dtype=torch.bfloat16):
             yield
+
+
+def cpu_has_native_bfloat16() -> bool:
+    """Whether oneDNN runs bfloat16 natively on this CPU (AVX-512 BF16 or
+    AMX), as PyTorch reports it."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())

@@ -68,3 +68,29 @@ def test_train_step_updates_float32_weights():
     assert not torch.equal(model.conv.weight, before)
     state = wrapper.optimizer.state[model.conv.weight]
     assert state['exp_avg'].dtype == torch.float32
+
+
+@pytest.mark.parametrize('native', [True, False])
+def test_a_cpu_without_native_bfloat16_is_warned_about_once(
+        native, monkeypatch):
+    from mmseg_affnet.engine import bf16_optim_wrapper
+    monkeypatch.setattr(bf16_optim_wrapper, 'cpu_has_native_bfloat16',
+                        lambda: native)
+    logged = []
+    monkeypatch.setattr(bf16_optim_wrapper, 'print_log',
+                        lambda message, **kwargs: logged.append(message))
+    model = TinySegmenter()
+    wrapper = build(model)
+    for _ in range(2):
+        with wrapper.optim_context(model):
+            model(torch.randn(1, 3, 8, 8))
+    assert len(logged) == (0 if native else 1)
+    if not native:
+        assert 'no native bfloat16' in logged[0]
+        assert 'optim_wrapper.type=OptimWrapper' in logged[0]
+
+
+def test_the_cpu_check_is_pytorchs():
+    from mmseg_affnet.engine.bf16_optim_wrapper import cpu_has_native_bfloat16
+    assert cpu_has_native_bfloat16() == bool(
+        torch.ops.mkldnn._is_mkldnn_bf16_supported())

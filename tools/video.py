@@ -6,8 +6,10 @@ ends with the time per stage (decode, preprocess, inference, overlay,
 encode) and the end-to-end FPS (see :mod:`mmseg_affnet.apis.video`).
 PyTorch (config + checkpoint) or an fp32/INT8 ONNX graph (``--onnx``, from
 tools/export_onnx.py or tools/quantize.py; frames are resized to its input
-size and the labels back). Outputs are never overwritten; Ctrl+C stops
-cleanly and keeps the video.
+size and the labels back). Outputs are never overwritten; Ctrl+C,
+SIGTERM and SIGHUP stop cleanly: the frames segmented are written, the
+video is kept and the exit status is 130 (a second stop request writes no
+more frames, keeping those written).
 
 Example:
     python tools/video.py drive.mp4 configs/camvid/affnet_camvid.py \\
@@ -19,11 +21,13 @@ Example:
         --onnx affnet_camvid_int8.onnx --out camera.mp4   # camera 0
 """
 import argparse
+import sys
 from typing import Optional, Sequence
 
 from mmseg_affnet.apis.video import segment_video, video_report
 from mmseg_affnet.engine.cli import add_cfg_options_argument
 from mmseg_affnet.utils import add_debug_argument, reported_errors
+from mmseg_affnet.utils.cli import EXIT_INTERRUPTED, stop_signals_as_ctrl_c
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -72,16 +76,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the tool; return 0, or 130 if a stop request ended the run
+    early (the video of the frames segmented is written)."""
     args = parse_args(argv)
-    with reported_errors(args.debug):
+    with reported_errors(args.debug), stop_signals_as_ctrl_c():
         summary = segment_video(
             args.input, args.config, args.checkpoint, args.out, args.onnx,
             args.labels_dir, args.device, args.threads, args.opacity,
             args.fps, args.codec, args.max_frames, args.queue_size,
             cfg_options=args.cfg_options)
     print(video_report(summary))
+    return EXIT_INTERRUPTED if summary.interrupted else 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -41,6 +41,8 @@ Example:
     ...                         out='drive_seg.mp4', onnx='affnet_int8.onnx')
     >>> print(timing_table(summary))
 """
+import os
+import os.path as osp
 import queue
 import threading
 import time
@@ -58,6 +60,7 @@ from ..analysis.report import markdown_table
 from ..analysis.timing import torch_settings
 from ..deploy import create_ort_session, graph_input_shape, run_session
 from ..engine.segmentor import init_segmentor
+from ..utils.cli import Interrupted, interrupt_name
 from ..utils.config import load_config
 from ..utils.device import resolve_device
 from .infer import SegmentorInferencer, dataset_palette
@@ -319,7 +322,12 @@ class VideoSummary(NamedTuple):
         fps_out (float): Frame rate written into the video.
         out (str): The video file.
         labels_dir (str, optional): The label PNGs' folder.
-        interrupted (bool): Ended by Ctrl+C.
+        interrupted (str): What ended the run early: ``'Ctrl+C'``,
+            ``'SIGTERM'`` or ``'SIGHUP'`` (see
+            :func:`mmseg_affnet.utils.cli.stop_signals_as_ctrl_c`); ``''``
+            if it ran to the end.
+        unwritten (int): Frames segmented but not written, because a
+            second stop request came while they were being written.
     """
     backend: str
     device: str
@@ -334,7 +342,8 @@ class VideoSummary(NamedTuple):
     fps_out: float
     out: str
     labels_dir: Optional[str]
-    interrupted: bool
+    interrupted: str
+    unwritten: int = 0
 
     @property
     def fps(self) -> float:
@@ -438,37 +447,67 @@ def segment_video(source: Union[str, int],
     cfg = load_config(config, cfg_options)
     check_video_output(out, codec)
     frames = open_source(source)
-    video = labels = None
+    video = labels = pipeline = None
     # torch's threads for this run only (process-wide; restored after)
     with torch_settings(threads if threads > 0 and onnx is None else None):
         try:
-            fps_out = fps or frames.fps or DEFAULT_FPS
-            video = VideoSink(out, frames.size, fps_out, codec)
-            labels = LabelSink(labels_dir) if labels_dir is not None else None
-            started = time.perf_counter()
-            segmenter = build_segmenter(cfg, checkpoint, onnx, device, threads)
-            warm_up = np.zeros((frames.size[1], frames.size[0], 3), np.uint8)
-            segmenter.infer(segmenter.preprocess(warm_up), frames.size)
-            startup_s = time.perf_counter() - started
-            pipeline = _Pipeline(frames, segmenter, video, labels, opacity,
-                                 queue_size, max_frames, progress)
-            pipeline.run()
-        except BaseException:
+            try:
+                fps_out = fps or frames.fps or DEFAULT_FPS
+                video = VideoSink(out, frames.size, fps_out, codec)
+                labels = LabelSink(labels_dir) if labels_dir is not None \
+                    else None
+                started = time.perf_counter()
+                segmenter = build_segmenter(cfg, checkpoint, onnx, device,
+                                            threads)
+                warm_up = np.zeros((frames.size[1], frames.size[0], 3),
+                                   np.uint8)
+                segmenter.infer(segmenter.preprocess(warm_up), frames.size)
+                startup_s = time.perf_counter() - started
+                pipeline = _Pipeline(frames, segmenter, video, labels,
+                                     opacity, queue_size, max_frames,
+                                     progress)
+                pipeline.run()
+            except KeyboardInterrupt as stop:
+                # Outside the stream's own handling: while starting, or
+                # between the pipeline's steps. Frames written are kept.
+                if pipeline is None or not pipeline.written:
+                    when = 'while starting (model, warm-up)' \
+                        if pipeline is None else 'before the first frame ' \
+                        'was written'
+                    raise Interrupted(
+                        f'Stopped by {interrupt_name(stop)} {when}; nothing '
+                        'was written.') from None
+                pipeline.interrupted = pipeline.interrupted or \
+                    interrupt_name(stop)
+            video.close(keep=True)
+        except BaseException as error:
             if video is not None:
                 video.close(keep=False)
             if labels is not None:
                 labels.discard_if_empty()
+            if pipeline is not None and pipeline.written and \
+                    not isinstance(error, KeyboardInterrupt):
+                error.add_note(_kept_after_error(out, labels))
             raise
         finally:
             frames.close()
-        video.close(keep=True)
     wall_s = time.perf_counter() - pipeline.started
     return VideoSummary(
         segmenter.name, segmenter.device, frames.description,
         pipeline.written, pipeline.dropped, wall_s, startup_s,
         dict(pipeline.times.seconds), frames.size,
         segmenter.inference_size(frames.size), fps_out, out, labels_dir,
-        pipeline.interrupted)
+        pipeline.interrupted, pipeline.segmented - pipeline.written)
+
+
+def _kept_after_error(out: str, labels: Optional[LabelSink]) -> str:
+    """What an error that stopped a run after frames were written left:
+    no video, and the label PNGs written so far (the folder was empty)."""
+    if labels is None or not osp.isdir(labels.folder):
+        return f'No video was kept under {out}.'
+    count = len(os.listdir(labels.folder))
+    return (f'No video was kept under {out}; the {count} label PNGs of the '
+            f'frames before are kept in {labels.folder}.')
 
 
 class _Failure(NamedTuple):
@@ -491,9 +530,9 @@ class _Pipeline:
         self.stop_reading = threading.Event()
         self.abort = threading.Event()
         self.times = StageTimes()
-        self.written = self.dropped = 0
+        self.written = self.dropped = self.segmented = 0
         self.started = 0.0
-        self.interrupted = False
+        self.interrupted = ''
         self.writer_error: Optional[BaseException] = None
         total = source.total
         if max_frames is not None:
@@ -512,11 +551,10 @@ class _Pipeline:
         try:
             try:
                 self._infer()
-            except KeyboardInterrupt:  # Ctrl+C: finish what is segmented
-                self.interrupted = True
+            except KeyboardInterrupt as stop:  # finish what is segmented
+                self.interrupted = interrupt_name(stop)
                 self.stop_reading.set()
-            self._put(self.results, _END, self.abort)
-            writer.join()
+            self._finish(writer)
         except BaseException:
             self.abort.set()
             raise
@@ -527,6 +565,25 @@ class _Pipeline:
             reader.join(timeout=10)
         if self.writer_error is not None:
             raise self.writer_error
+
+    def _finish(self, writer: threading.Thread) -> None:
+        """Let the writer write every frame segmented, then end.
+
+        A stop request while it does (a second Ctrl+C, SIGTERM) stops the
+        writer after the frame it is writing; what it wrote is kept.
+        """
+        ended = False
+        while True:
+            try:
+                if not ended:
+                    self._put(self.results, _END, self.abort)
+                    ended = True
+                writer.join()
+                return
+            except KeyboardInterrupt as stop:
+                self.interrupted = self.interrupted or interrupt_name(stop)
+                ended = True
+                self.abort.set()
 
     def _put(self, target: queue.Queue, item: Any,
              stop: threading.Event) -> bool:
@@ -591,6 +648,7 @@ class _Pipeline:
             frame, data = item
             start = timer()
             labels = self.segmenter.infer(data, size)
+            self.segmented += 1
             waiting = timer()
             self.times.add('inference', waiting - start)
             if not self._put(self.results, (frame, labels), self.abort):
@@ -653,7 +711,11 @@ def video_report(summary: VideoSummary) -> str:
         f'end to end (startup {summary.startup_s:.1f} s: model, warm-up).'
     ]
     if summary.interrupted:
-        lines.append(f'Stopped by Ctrl+C after {summary.frames} frames.')
+        unwritten = (f'; a second stop request left the last '
+                     f'{summary.unwritten} segmented frames unwritten'
+                     if summary.unwritten else '')
+        lines.append(f'Stopped by {summary.interrupted} after '
+                     f'{summary.frames} frames{unwritten}.')
     if summary.dropped:
         lines.append(f'Dropped {summary.dropped} camera frames to stay live '
                      '(inference is slower than the camera).')

@@ -19,9 +19,11 @@ Example:
     ...     sink.write(frame.image)
     >>> sink.close(keep=True)
 """
+import errno
 import os
 import os.path as osp
 import re
+import resource
 import stat
 from contextlib import contextmanager
 from typing import Iterator, List, NamedTuple, Optional, Tuple, Union
@@ -222,9 +224,20 @@ def _open_folder(path: str) -> FrameSource:
         raise PermissionError(
             f'Folder {path} cannot be listed ({error.strerror}); fix its '
             'permissions.') from None
-    files = [osp.join(path, name) for name in sorted(names, key=natural_key)
-             if name.lower().endswith(IMAGE_SUFFIXES)
-             and osp.isfile(osp.join(path, name))]
+    candidates = [osp.join(path, name)
+                  for name in sorted(names, key=natural_key)
+                  if name.lower().endswith(IMAGE_SUFFIXES)]
+    files = [file for file in candidates if osp.isfile(file)]
+    if len(files) < len(candidates):
+        not_files = [f'{file} ({not_a_file(file)})' for file in candidates
+                     if not osp.isfile(file)]
+        raise ValueError(
+            f'Folder {path}: {len(not_files)} entr'
+            f'{"y is" if len(not_files) == 1 else "ies are"} named as a '
+            f'frame but cannot be read as a file: {", ".join(not_files)}; '
+            'replace or remove '
+            f'{"it" if len(not_files) == 1 else "them"} (every frame is '
+            'read: a video does not skip frames).')
     if not files:
         raise FileNotFoundError(
             f'Folder {path} holds no frames ({", ".join(IMAGE_SUFFIXES)}; '
@@ -245,6 +258,23 @@ def _open_folder(path: str) -> FrameSource:
             from None
     return FrameSource('folder', path, first, None, len(files), files=files)
 
+
+
+def not_a_file(path: str) -> str:
+    """Why ``path``, which is not a regular file (links followed), cannot
+    be read as one: a link that loops or points nowhere, a folder, or
+    another kind of file."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return 'a symbolic link that loops'
+        if osp.islink(path):
+            return f'a symbolic link to {os.readlink(path)}, which is ' \
+                f'missing ({error.strerror})'
+        return error.strerror
+    return 'a folder' if osp.isdir(path) else \
+        'a device, pipe or socket, not a file'
 
 
 def _reason(error: Exception) -> str:
@@ -349,6 +379,9 @@ class VideoSink:
         FileExistsError: ``path``, or its partial file
             ``NAME.part.EXT`` (left by a killed run), exists.
         NotADirectoryError: A parent of ``path`` is a file.
+        PermissionError: The folder is not writable (named as such).
+        OSError: The partial file cannot be created for another reason
+            (e.g. a read-only file system).
         ValueError: No codec for the extension, or OpenCV cannot write it.
     """
 
@@ -358,10 +391,23 @@ class VideoSink:
         stem, extension = osp.splitext(path)
         self.path = path
         self.partial = stem + PART_INFIX + extension
+        self.frames = 0
+        self._closed = False
         refuse_existing([self.partial], 'It is the partial file of an '
                         'interrupted run, or yours: move it away.')
-        check_output_folder(osp.dirname(osp.abspath(path)), '--out')
-        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+        folder = osp.dirname(osp.abspath(path))
+        check_output_folder(folder, '--out')
+        try:
+            os.makedirs(folder, exist_ok=True)
+            # Created here so that a folder we cannot write to is named as
+            # such; OpenCV's writer only says that it did not open.
+            os.close(os.open(self.partial,
+                             os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except OSError as error:
+            raise type(error)(
+                f'--out {path}: cannot create {self.partial} in {folder} '
+                f'({error.strerror}); choose a folder you can write to, or '
+                'fix its permissions.') from None
         with quiet_opencv():
             self._writer = cv2.VideoWriter(
                 self.partial, cv2.VideoWriter_fourcc(*fourcc), fps, size)
@@ -376,18 +422,39 @@ class VideoSink:
     def write(self, image: np.ndarray) -> None:
         """Append a (H, W, 3) uint8 BGR frame of the sink's size."""
         self._writer.write(image)
+        self.frames += 1
 
     def close(self, keep: bool) -> None:
-        """Finish the file: rename it to ``path`` if ``keep``, else delete
-        it.
+        """Finish the file: check it and rename it to ``path`` if
+        ``keep``, else delete it. Closing again does nothing.
+
+        OpenCV's writer reports no write error: a full disk or a file size
+        limit (``ulimit -f``) leaves a truncated file, silently. So the
+        closed file is opened again and its last frame read; a file that
+        fails is removed and the failure raised.
 
         Raises:
-            FileExistsError: ``path`` appeared while the video was written.
+            FileExistsError: ``path`` appeared while the video was written
+                (the video is left in the partial file).
+            OSError: The file OpenCV wrote is incomplete (removed).
         """
+        if self._closed:
+            return
+        self._closed = True
         self._writer.release()
         if not keep:
             self._remove_partial()
             return
+        if self.frames and not last_frame_readable(self.partial,
+                                                   self.frames):
+            reason = write_failure_reason(self.partial)
+            self._remove_partial()
+            raise OSError(
+                f'Writing {self.path} failed: the video OpenCV wrote '
+                f'cannot be read to its last frame ({reason}). It was '
+                f'removed; nothing is left under {self.path}. Free disk '
+                'space (or raise the limit), or write to another disk '
+                '(--out), and run again.')
         refuse_existing([self.path], 'It appeared while the video was '
                         f'written; the video is left in {self.partial}.')
         os.replace(self.partial, self.path)
@@ -395,6 +462,37 @@ class VideoSink:
     def _remove_partial(self) -> None:
         if osp.lexists(self.partial):
             os.remove(self.partial)
+
+
+def last_frame_readable(path: str, frames: int) -> bool:
+    """Whether the video ``path`` opens and its frame ``frames - 1`` (the
+    last one written) decodes. Reads only the end of the file, not every
+    frame."""
+    with quiet_opencv():
+        capture = cv2.VideoCapture(path)
+        try:
+            if not capture.isOpened():
+                return False
+            capture.set(cv2.CAP_PROP_POS_FRAMES, frames - 1)
+            return capture.read()[0]
+        finally:
+            capture.release()
+
+
+def write_failure_reason(path: str) -> str:
+    """Why a file stopped short: the file size limit, a full disk, or not
+    known."""
+    size = osp.getsize(path)
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY and size >= limit:
+        return (f'it stopped at {size} bytes, the file size limit of this '
+                f'process (ulimit -f)')
+    disk = os.statvfs(osp.dirname(osp.abspath(path)))
+    free = disk.f_bavail * disk.f_frsize
+    if free < 1 << 20:
+        return f'the disk is full: {free} bytes free'
+    return (f'it stopped at {size} bytes; the disk may have been full, or '
+            'the file size limit (ulimit -f) reached')
 
 
 class LabelSink:

@@ -537,3 +537,238 @@ def test_tool_takes_cfg_options(tmp_path, config):
                          '--cfg-options', 'model.type=Sentinel20')
     assert 'Sentinel20' in message, message
     assert not (tmp_path / 'out.mp4').exists()
+
+
+# ------------------------------- issue 31: stops, full disks, bad folders --
+#: tools/video.py in a fresh interpreter, with inference slowed down (and
+#: the writer too, if SLOW_WRITE is set) so that a signal lands mid-stream.
+SLOW_TOOL = '''
+import os, runpy, sys, time
+from mmseg_affnet.apis import video, video_io
+infer, write = video.TorchSegmenter.infer, video_io.VideoSink.write
+def slow_infer(self, data, size):
+    time.sleep(float(os.environ['SLOW_INFER']))
+    return infer(self, data, size)
+def slow_write(self, image):
+    time.sleep(float(os.environ.get('SLOW_WRITE', '0')))
+    write(self, image)
+video.TorchSegmenter.infer, video_io.VideoSink.write = slow_infer, slow_write
+sys.argv = ['video.py'] + sys.argv[1:]
+sys.exit(runpy.run_path(sys.argv[0].replace('video.py', '') + TOOL,
+                        run_name='tool')['main']())
+'''
+
+
+def start_video_tool(tmp_path, argv, slow_infer=0.0, slow_write=0.0,
+                     file_size_limit=None):
+    """Popen of tools/video.py ARGV (text output; the limit is set with
+    RLIMIT_FSIZE, as `ulimit -f` does)."""
+    import resource
+    import subprocess
+    import sys
+
+    from tests.utils.tools import REPO_ROOT, TOOLS_DIR
+    script = tmp_path / 'slow_video.py'
+    script.write_text(SLOW_TOOL.replace(
+        "sys.argv[0].replace('video.py', '') + TOOL",
+        repr(osp.join(TOOLS_DIR, 'video.py'))))
+
+    def limit():
+        if file_size_limit is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE,
+                               (file_size_limit, file_size_limit))
+
+    env = dict(os.environ, SLOW_INFER=str(slow_infer),
+               SLOW_WRITE=str(slow_write), PYTHONPATH=REPO_ROOT)
+    return subprocess.Popen([sys.executable, str(script), *argv],
+                            cwd=REPO_ROOT, env=env, preexec_fn=limit,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def wait_for_files(folder, count, process, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline and process.poll() is None:
+        if osp.isdir(folder) and len(os.listdir(folder)) >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f'{folder} never held {count} files: '
+                         f'{process.communicate()}')
+
+
+@pytest.mark.parametrize('signal_name', ['SIGTERM', 'SIGHUP'])
+def test_sigterm_and_sighup_stop_like_ctrl_c(tmp_path, config, checkpoint,
+                                             signal_name):
+    """Issue 31, case 2: before, SIGTERM killed the run at once and left a
+    44-byte unplayable .part video."""
+    import signal
+    write_folder(tmp_path / 'frames', random_frames(40, seed=9))
+    labels = tmp_path / 'labels'
+    process = start_video_tool(
+        tmp_path, [str(tmp_path / 'frames'), config, checkpoint, '--out',
+                   str(tmp_path / 'out.mp4'), '--labels-dir', str(labels),
+                   '--device', 'cpu', '--queue-size', '1'],
+        slow_infer=0.15)
+    wait_for_files(labels, 3, process)
+    process.send_signal(getattr(signal, signal_name))
+    out, err = process.communicate(timeout=120)
+
+    assert process.returncode == 130, err
+    written = len(os.listdir(labels))
+    assert 3 <= written < 40
+    assert f'Stopped by {signal_name} after {written} frames.' in out
+    assert len(read_video(tmp_path / 'out.mp4')[0]) == written
+    assert not (tmp_path / 'out.part.mp4').exists()
+    assert 'Traceback' not in err
+
+
+def test_second_ctrl_c_keeps_what_was_written(tmp_path, config, checkpoint):
+    """Issue 31, case 9: two Ctrl+C 50 ms apart mid-stream deleted the
+    video of the frames written and ended in a traceback."""
+    import signal
+    write_folder(tmp_path / 'frames', random_frames(40, seed=10))
+    labels = tmp_path / 'labels'
+    process = start_video_tool(
+        tmp_path, [str(tmp_path / 'frames'), config, checkpoint, '--out',
+                   str(tmp_path / 'out.mp4'), '--labels-dir', str(labels),
+                   '--device', 'cpu', '--queue-size', '4'],
+        slow_write=1.0)  # inference runs ahead and fills the queue
+    wait_for_files(labels, 1, process)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+
+    assert process.returncode == 130, err
+    assert 'Traceback' not in err
+    written = len(os.listdir(labels))
+    assert written >= 1
+    assert f'Stopped by Ctrl+C after {written} frames; a second stop ' \
+        'request left the last' in out
+    assert len(read_video(tmp_path / 'out.mp4')[0]) == written
+    assert not (tmp_path / 'out.part.mp4').exists()
+
+
+def test_ctrl_c_while_starting_is_one_line(tmp_path, config, checkpoint,
+                                           monkeypatch, capsys):
+    """Issue 31, case 9: a real SIGINT while the model is built."""
+    import signal
+    write_folder(tmp_path / 'frames', random_frames(2))
+    build = video_api.build_segmenter
+
+    def interrupted_build(*args, **kwargs):
+        segmenter = build(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)  # the signal arrives here
+        return segmenter
+
+    monkeypatch.setattr(video_api, 'build_segmenter', interrupted_build)
+    with pytest.raises(SystemExit) as exit_info:
+        tool_main('video')([str(tmp_path / 'frames'), config, checkpoint,
+                            '--out', str(tmp_path / 'out.mp4'),
+                            '--labels-dir', str(tmp_path / 'labels'),
+                            '--device', 'cpu'])
+    assert exit_info.value.code == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        'Stopped by Ctrl+C while starting (model, warm-up); nothing was '
+        'written.')
+    assert sorted(os.listdir(tmp_path)) == ['frames']
+
+
+def test_a_full_disk_is_an_error_and_leaves_no_video(tmp_path, config,
+                                                     checkpoint):
+    """Issue 31, case 3: under `ulimit -f` the run ended with exit 0,
+    "Wrote ..." and a truncated video OpenCV cannot open."""
+    write_folder(tmp_path / 'frames', random_frames(30, seed=11))
+    labels = tmp_path / 'labels'
+    out = tmp_path / 'out.avi'
+    process = start_video_tool(
+        tmp_path, [str(tmp_path / 'frames'), config, checkpoint, '--out',
+                   str(out), '--labels-dir', str(labels), '--device', 'cpu'],
+        file_size_limit=20_000)
+    stdout, err = process.communicate(timeout=300)
+
+    assert process.returncode == 1, (stdout, err)
+    assert 'Wrote' not in stdout
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(
+        f'error: Writing {out} failed: the video OpenCV wrote cannot be '
+        'read to its last frame (it stopped at 20000 bytes, the file size '
+        'limit of this process (ulimit -f)). It was removed; nothing is '
+        f'left under {out}.'), line
+    assert f'the 30 label PNGs of the frames before are kept in {labels}' \
+        in line
+    assert not out.exists() and not (tmp_path / 'out.part.avi').exists()
+    assert len(os.listdir(labels)) == 30
+
+
+def test_a_read_only_output_folder_is_named(tmp_path, config, monkeypatch):
+    """Issue 31, case 13: it was reported as a codec problem. (As root
+    every folder is writable: the refusal is simulated.)"""
+    write_folder(tmp_path / 'frames', random_frames(1))
+    (tmp_path / 'ro').mkdir()
+    (tmp_path / 'ro').chmod(0o555)
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):
+        if str(path).startswith(str(tmp_path / 'ro')):
+            raise PermissionError(13, 'Permission denied', path)
+        return real_open(path, *args, **kwargs)
+
+    if os.geteuid() == 0:
+        monkeypatch.setattr(video_io.os, 'open', read_only)
+    out = tmp_path / 'ro' / 'out.mp4'
+    message = tool_error('video', str(tmp_path / 'frames'), config, '--out',
+                         str(out))
+    assert message == (
+        f'error: --out {out}: cannot create {tmp_path}/ro/out.part.mp4 in '
+        f'{tmp_path}/ro (Permission denied); choose a folder you can write '
+        'to, or fix its permissions.')
+
+
+def test_frame_entries_that_are_not_files_are_named(tmp_path, config,
+                                                    monkeypatch):
+    """Issue 31, case 7: links that loop or lead nowhere were dropped
+    silently (a video one frame short)."""
+    monkeypatch.setattr(video_api, 'build_segmenter', None)  # never built
+    frames = tmp_path / 'frames'
+    write_folder(frames, random_frames(3))
+    os.symlink('frame_4.png', frames / 'frame_4.png')
+    os.symlink('frame_6.png', frames / 'frame_5.png')
+    os.symlink('frame_5.png', frames / 'frame_6.png')
+    os.symlink('gone.png', frames / 'frame_7.png')
+    (frames / 'frame_8.png').mkdir()
+    message = tool_error('video', str(frames), config, '--out',
+                         str(tmp_path / 'out.mp4'))
+    assert message == (
+        f'error: Folder {frames}: 5 entries are named as a frame but cannot '
+        f'be read as a file: {frames}/frame_4.png (a symbolic link that '
+        f'loops), {frames}/frame_5.png (a symbolic link that loops), '
+        f'{frames}/frame_6.png (a symbolic link that loops), '
+        f'{frames}/frame_7.png (a symbolic link to gone.png, which is '
+        f'missing (No such file or directory)), {frames}/frame_8.png (a '
+        'folder); replace or remove them (every frame is read: a video '
+        'does not skip frames).')
+    assert not (tmp_path / 'out.mp4').exists()
+
+
+def test_a_bad_frame_says_what_is_kept(tmp_path, config, checkpoint):
+    """Issue 31, case 17: the error removed the video and did not mention
+    the label PNGs it kept."""
+    write_folder(tmp_path / 'frames', random_frames(4))
+    with open(osp.join(tmp_path, 'frames', 'frame_3.png'), 'wb') as file:
+        file.write(b'truncated')
+    labels = tmp_path / 'labels'
+    message = tool_error('video', str(tmp_path / 'frames'), config,
+                         checkpoint, '--out', str(tmp_path / 'out.mp4'),
+                         '--labels-dir', str(labels), '--device', 'cpu',
+                         '--queue-size', '1')
+    assert message.startswith(
+        f'error: Frame file {tmp_path}/frames/frame_3.png cannot be read'), \
+        message
+    kept = sorted(os.listdir(labels))  # the writer may not reach frame 2
+    assert kept in (['frame_1.png'], ['frame_1.png', 'frame_2.png'])
+    assert message.endswith(
+        f'No video was kept under {tmp_path}/out.mp4; the {len(kept)} label '
+        f'PNGs of the frames before are kept in {labels}.'), message

@@ -61,7 +61,8 @@ setup(
         'mmseg_affnet': [
             'models/losses/*.json', '.mim/model-index.yml', '.mim/tools/*',
             '.mim/configs/*.py', '.mim/configs/*/*.py',
-            '.mim/configs/*/*/*.py'
+            '.mim/configs/*/*/*.py', '.mim/configs/*/metafile.yaml',
+            '.mim/configs/*/README.md'
         ]
     },
     python_requires='>=3.8',
@@ -70,5 +71,6 @@ setup(
     extras_require={
         'tests': read_requirements('requirements/tests.txt'),
         'cluster': read_requirements('requirements/cluster.txt'),
+        'docs': read_requirements('requirements/docs.txt'),
     },
 )

@@ -14,9 +14,10 @@ Examples:
     # CamVid, the short CPU recipe (one seed), results kept in the repository
     python tools/compare.py --dataset camvid --data-root ../shared/data/camvid \
         --results-dir results/camvid/compare
-    # regenerate its summary and the README's table from the results only
+    # regenerate its summary and the docs page's table from the results only
     python tools/compare.py --dataset camvid --results-dir \
-        results/camvid/compare --summary-only --readme README.md
+        results/camvid/compare --summary-only \
+        --readme docs/reproduction/comparison.md
     # Cityscapes, the paper's fine-only recipe, 4 GPUs
     bash tools/torchrun_local.sh 4 compare.py --dataset cityscapes \
         --launcher pytorch --cfg-options train_dataloader.batch_size=3

@@ -15,8 +15,9 @@ finished runs and resumes an interrupted one.
 Examples:
     # the paper suite, 3 seeds, on CamVid (about 4 h on a 2-core CPU)
     python tools/experiments.py --data-root ../shared/data/camvid
-    # regenerate the summary and the README's tables from the results only
-    python tools/experiments.py --summary-only --readme README.md
+    # regenerate the summary and the docs page's tables from the results only
+    python tools/experiments.py --summary-only \
+        --readme docs/reproduction/experiment_suite.md
     # 4 GPUs, every run distributed
     bash tools/torchrun_local.sh 4 experiments.py --launcher pytorch \
         --data-root data/camvid

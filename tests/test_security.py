@@ -453,6 +453,38 @@ def test_config_syntax_error_names_the_file_and_line(tmp_path,
     assert '<unknown>' not in message
 
 
+PNG_BYTES = b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR'
+
+
+@pytest.mark.parametrize('kind', ['png', 'binary_py', 'nul_py', 'base'])
+def test_a_binary_file_as_config_is_named(tmp_path, kind):
+    """Issue 31, case 16: an image passed as the config gave mmengine's
+    'Only py/yml/yaml/json type are supported now!' or a UTF-8 decode
+    error, naming no file."""
+    image = tmp_path / 'street.png'
+    image.write_bytes(PNG_BYTES)
+    binary = tmp_path / 'binary.py'
+    binary.write_bytes(dict(nul_py=b'x = 1\x00\n').get(kind, PNG_BYTES))
+    top = tmp_path / 'top.py'
+    top.write_text("_base_ = ['binary.py']\n")
+    config = dict(png=image, base=top).get(kind, binary)
+    message = _no_traceback(tool_error(
+        'infer', str(config), 'x.pth', str(image), '--out',
+        str(tmp_path / 'out')))
+    expected = {
+        'png': f'Config {image} is not a config file: a config is a .py, '
+        '.json, .yaml or .yml file, not .png. Pass the config',
+        'binary_py': f'Config {binary} is not a text config (byte 0 is not '
+        'UTF-8): it is a binary file, e.g. an image or a checkpoint. Pass '
+        'the config',
+        'nul_py': f'Config {binary} is not a text config (byte 5 is NUL)',
+        'base': f'Config {binary} is not a text config (byte 0 is not '
+        f'UTF-8): it is a binary file, e.g. an image or a checkpoint. It is '
+        f'a _base_ file of Config {top}: fix that _base_ entry.'}[kind]
+    assert message.startswith(f'error: {expected}'), message
+    assert not (tmp_path / 'out').exists()
+
+
 @pytest.mark.parametrize('tool', ['train', 'test'])
 def test_folder_as_config_or_checkpoint_is_named_a_folder(tmp_path, config,
                                                           trained, tool):

@@ -3,7 +3,9 @@
 For every input image ``NAME.ext`` writes ``NAME_mask.png`` (the dataset's
 palette) and ``NAME_overlay.png`` under ``--out``, at the image's own size
 (see :mod:`mmseg_affnet.apis.infer`). Existing outputs are refused before the
-model is loaded; unreadable images are skipped and named (exit status 1).
+model is loaded; every entry not segmented (an image that cannot be read or
+segmented, an entry named as an image that is not a file) is skipped and
+named with the reason (exit status 1).
 
 Example:
     python tools/infer.py configs/affnet_cityscapes.py work_dirs/best.pth \\

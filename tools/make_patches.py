@@ -3,8 +3,9 @@
 8 overlapping 880x880 patches of each 1024x2048 Cityscapes image and label
 (paper Sec. IV.A), in the Cityscapes layout under OUT_ROOT (see
 :mod:`mmseg_affnet.datasets.makers.patches`). Reruns resume; a rerun with
-another --patch or --per-image is refused; the source is never written
-to.
+another --patch or --per-image is refused once patches were written (a cut
+that failed before its first patch records nothing); the source is never
+written to.
 
 Example:
     python tools/make_patches.py data/cityscapes data/cityscapes_patches

@@ -2,7 +2,8 @@
 
 :func:`load_config` reads a config file or a config an OpenMMLab package
 ships (``mmseg::...``, ``mmseg_affnet::...``), naming the file and line of
-a syntax error; :func:`iter_dicts` yields every dict nested in a config, the
+a syntax error, and the file that is not a text config (an image or a
+checkpoint passed in the config's place); :func:`iter_dicts` yields every dict nested in a config, the
 one walk behind the checks and rewrites of model and pipeline configs.
 """
 import ast
@@ -17,6 +18,12 @@ from mmengine.hub import get_config
 from .io import require_file
 
 PACKAGE_PREFIX_SEPARATOR = '::'
+#: The file types mmengine's ``Config.fromfile`` reads.
+CONFIG_EXTENSIONS = ('.py', '.json', '.yaml', '.yml')
+#: How a message says which file a config is.
+CONFIG_EXAMPLE = 'configs/affnet_cityscapes.py'
+_PASS_THE_CONFIG = (f'Pass the config (e.g. {CONFIG_EXAMPLE}) where the '
+                    'command takes it; check the order of the arguments.')
 
 
 def iter_dicts(node: Any) -> Iterator[dict]:
@@ -61,8 +68,10 @@ def load_config(config: Union[str, Path, Config],
     Raises:
         FileNotFoundError: If the file does not exist.
         IsADirectoryError: If the path is a folder.
-        ValueError: If the file or one of its ``_base_`` files has a syntax
-            error (naming that file and line).
+        ValueError: If the file is not a config (not a ``.py``, ``.json``,
+            ``.yaml`` or ``.yml`` file), or it or one of its ``_base_``
+            files is not text (not UTF-8, or holding NUL bytes) or has a
+            syntax error; the message names that file (and line).
     """
     if isinstance(config, Config):
         cfg = config.copy() if cfg_options else config
@@ -78,31 +87,63 @@ def _read_config(config: str) -> Config:
         return get_config(config)
     require_file(
         config, f'Config {config}', ', not a config file; pass a config '
-        'file such as configs/affnet_cityscapes.py.',
-        '; pass a config file path (e.g. configs/affnet_cityscapes.py) or '
+        f'file such as {CONFIG_EXAMPLE}.',
+        f'; pass a config file path (e.g. {CONFIG_EXAMPLE}) or '
         'mmseg::<dir>/<name>.py for a config shipped with mmseg.')
+    extension = osp.splitext(config)[1]
+    if extension not in CONFIG_EXTENSIONS:
+        raise ValueError(
+            f'Config {config} is not a config file: a config is a '
+            f'{", ".join(CONFIG_EXTENSIONS[:-1])} or {CONFIG_EXTENSIONS[-1]} '
+            f'file, not {extension or "a file without extension"}. '
+            f'{_PASS_THE_CONFIG}')
     try:
         return Config.fromfile(config)
-    except SyntaxError as error:
-        # mmengine parses the files without their names ("<unknown>").
-        path, found = _syntax_error(config) or (config, error)
+    except (SyntaxError, UnicodeDecodeError) as error:
+        # mmengine parses the files without their names ("<unknown>") and
+        # decodes them without naming them.
+        path, found = _unreadable_config(config) or (config, error)
+        if isinstance(found, SyntaxError):
+            raise ValueError(
+                f'Config {path} has a syntax error in line {found.lineno}: '
+                f'{found.msg}{_source_line(found)}. Fix that line.') \
+                from None
+        fix = _PASS_THE_CONFIG if path == config else \
+            f'It is a _base_ file of Config {config}: fix that _base_ entry.'
         raise ValueError(
-            f'Config {path} has a syntax error in line {found.lineno}: '
-            f'{found.msg}{_source_line(found)}. Fix that line.') from None
+            f'Config {path} is not a text config ({found}): it is a binary '
+            f'file, e.g. an image or a checkpoint. {fix}') from None
 
 
-def _syntax_error(path: str, seen: Optional[set] = None
-                  ) -> Optional[Tuple[str, SyntaxError]]:
-    """The first file of ``path`` and its local ``_base_`` files that does
-    not parse, with its error."""
+def _not_text(data: bytes) -> Optional[str]:
+    """Why ``data`` is not the text of a config, None if it is."""
+    try:
+        data.decode('utf-8')
+    except UnicodeDecodeError as error:
+        return f'byte {error.start} is not UTF-8'
+    nul = data.find(b'\0')
+    return None if nul < 0 else f'byte {nul} is NUL'
+
+
+def _unreadable_config(path: str, seen: Optional[set] = None
+                       ) -> Optional[Tuple[str, Union[str, SyntaxError]]]:
+    """The first file of ``path`` and its local ``_base_`` files that is
+    not text or (a ``.py`` file) does not parse, with why: a string for a
+    file that is not text, the ``SyntaxError`` of one that does not
+    parse."""
     seen = set() if seen is None else seen
     if path in seen or not osp.isfile(path):
         return None
     seen.add(path)
-    with open(path, encoding='utf-8') as file:
-        source = file.read()
+    with open(path, 'rb') as file:
+        data = file.read()
+    reason = _not_text(data)
+    if reason is not None:
+        return path, reason
+    if not path.endswith('.py'):
+        return None
     try:
-        tree = ast.parse(source, filename=path)
+        tree = ast.parse(data.decode('utf-8'), filename=path)
     except SyntaxError as error:
         return path, error
     for node in tree.body:
@@ -115,7 +156,7 @@ def _syntax_error(path: str, seen: Optional[set] = None
                 return None
             for base in [bases] if isinstance(bases, str) else bases:
                 if PACKAGE_PREFIX_SEPARATOR not in base:
-                    found = _syntax_error(
+                    found = _unreadable_config(
                         osp.normpath(osp.join(osp.dirname(path), base)), seen)
                     if found:
                         return found

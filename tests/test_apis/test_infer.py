@@ -274,3 +274,113 @@ def test_out_that_is_a_file_is_one_line(tmp_path, config, state_dict):
                       str(tmp_path / 'a.png'), '--out', str(afile),
                       '--device', 'cpu'])
     assert afile.read_text() == 'mine'
+
+
+# ----------------------------------- entries not segmented, each named --
+def test_a_1x1_image_is_segmented(tmp_path, config, state_dict):
+    """Issue 31, case 16: mmseg's visualizer took the one-pixel prediction
+    as an index and ended the run with an IndexError naming no file."""
+    write_image(tmp_path / 'in' / 'tiny.png', 1, 1)
+    summary = segment_images(config, save(tmp_path, state_dict),
+                             [str(tmp_path / 'in')], str(tmp_path / 'out'),
+                             'cpu', progress=False)
+    assert summary.skipped == [] and len(summary.segmented) == 1
+    mask = cv2.imread(summary.segmented[0].mask)
+    assert mask.shape == (1, 1, 3)
+    assert (mask == CITYSCAPES_PALETTE[CAR][::-1]).all()
+
+
+def test_every_skipped_entry_is_named_with_its_reason(tmp_path, config,
+                                                      state_dict, capsys):
+    """Issue 31, case 16: an image the pipeline cannot scale (1 x 500 at
+    the test config's 128 x 64), a link that loops, a link to nothing and
+    a named pipe named as images are each skipped and named; the other
+    images are segmented, in a folder named as an image too, and a link
+    back up is searched once."""
+    folder = tmp_path / 'folder'
+    write_image(folder / 'a.png', 9, 11)
+    write_image(folder / 'thin.png', 1, 500)
+    write_image(folder / 'sub.png' / 'c.png', 1, 1)
+    (folder / 'empty.jpg').write_bytes(b'')
+    os.symlink('loop.png', folder / 'loop.png')
+    os.symlink(tmp_path / 'gone.png', folder / 'gone.png')
+    os.mkfifo(folder / 'pipe.png')
+    os.symlink('..', folder / 'sub.png' / 'up')
+    out = tmp_path / 'out'
+    status = infer_main()([config, save(tmp_path, state_dict), str(folder),
+                           '--out', str(out), '--device', 'cpu'])
+    assert status == 1
+    printed = capsys.readouterr().out
+    skipped = {line.split(': ', 1)[0][len('Skipped '):]:
+               line.split(': ', 1)[1] for line in printed.splitlines()
+               if line.startswith('Skipped ')}
+    assert skipped == {
+        f'{folder}/empty.jpg': 'the file is empty (0 bytes)',
+        f'{folder}/gone.png': f'a symbolic link to {tmp_path}/gone.png, '
+        'which is missing (No such file or directory)',
+        f'{folder}/loop.png': 'a symbolic link that loops',
+        f'{folder}/pipe.png': 'a device, pipe or socket, not a file',
+        f'{folder}/thin.png': skipped.get(f'{folder}/thin.png'),
+    }
+    assert skipped[f'{folder}/thin.png'].startswith(
+        'the image cannot be segmented at its size, 1x500 (height x '
+        'width): cv2.error: OpenCV')
+    assert 'Segmented 2 of 7 images' in printed
+    assert written_files(out) == ['a_mask.png', 'a_overlay.png',
+                                  'sub.png/c_mask.png',
+                                  'sub.png/c_overlay.png']
+
+
+def test_an_error_that_stops_the_run_names_what_was_done(
+        tmp_path, config, state_dict, monkeypatch):
+    """Issue 31, case 16: an error after some images (here the second
+    overlay cannot be written) says what was segmented and skipped."""
+    from mmseg_affnet.apis import infer
+    for name in ('a', 'b'):
+        write_image(tmp_path / 'in' / f'{name}.png', 9, 11)
+    (tmp_path / 'in' / 'a_bad.png').write_bytes(b'x')
+    out = tmp_path / 'out'
+    real_write_png = infer.write_png
+
+    def write_png(path, array):
+        if path.endswith('b_overlay.png'):
+            raise OSError(28, f'Could not write {path}: No space left.')
+        real_write_png(path, array)
+
+    monkeypatch.setattr(infer, 'write_png', write_png)
+    with pytest.raises(SystemExit) as error:
+        infer_main()([config, save(tmp_path, state_dict),
+                      str(tmp_path / 'in'), '--out', str(out)])
+    assert error.value.code == (
+        f'error: [Errno 28] Could not write {out}/b_overlay.png: No space '
+        f'left. 1 of 3 images were segmented before; their masks and '
+        f'overlays are kept in {out}. Skipped: {tmp_path}/in/a_bad.png (the '
+        'file is truncated or not an image).')
+
+
+def test_ctrl_c_names_what_was_done(tmp_path, config, state_dict,
+                                    monkeypatch, capsys):
+    """Issue 31, case 16: Ctrl+C after some images is one line with what
+    was segmented and skipped, exit status 130."""
+    from mmseg_affnet.apis import infer
+    for name in ('a', 'b'):
+        write_image(tmp_path / 'in' / f'{name}.png', 9, 11)
+    (tmp_path / 'in' / 'a_bad.png').write_bytes(b'')
+    out = tmp_path / 'out'
+    real_write_png = infer.write_png
+
+    def write_png(path, array):
+        if path.endswith('b_mask.png'):
+            raise KeyboardInterrupt
+        real_write_png(path, array)
+
+    monkeypatch.setattr(infer, 'write_png', write_png)
+    with pytest.raises(SystemExit) as error:
+        infer_main()([config, save(tmp_path, state_dict),
+                      str(tmp_path / 'in'), '--out', str(out)])
+    assert error.value.code == 130
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f'Stopped by Ctrl+C. 1 of 3 images were segmented before; their '
+        f'masks and overlays are kept in {out}. Skipped: {tmp_path}/in/'
+        'a_bad.png (the file is empty (0 bytes)).')
+    assert written_files(out) == ['a_mask.png', 'a_overlay.png']

@@ -305,6 +305,94 @@ def test_make_patches_refuses_a_rerun_with_other_parameters(tmp_path,
         dict(source=osp.realpath(src), patch=44, per_image=8), **changed)
 
 
+def test_make_patches_failed_cut_records_nothing(tmp_path):
+    """Issue 31, case 15: a cut that fails before its first patch (here a
+    patch larger than the images) recorded its parameters, so every retry
+    with others was refused. It takes its record back; the manifest of
+    another split and the user's files stay."""
+    src = make_fake_cityscapes(tmp_path / 'src', num_images=1)
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'notes.txt').write_text('mine')
+    with pytest.raises(ValueError, match='Patch size 100 exceeds'):
+        cut(src, out, patch=100)
+    assert not (out / patches.MANIFEST_NAME).exists()
+    assert all_files(out) == []
+    assert cut(src, out, patch=40) == (1, 16)
+    # Beside a recorded split, only the failed split's record goes.
+    os.rename(src / 'leftImg8bit' / 'train', src / 'leftImg8bit' / 'val')
+    os.rename(src / 'gtFine' / 'train', src / 'gtFine' / 'val')
+    manifest = (out / patches.MANIFEST_NAME).read_text()
+    with pytest.raises(ValueError, match='No rows x cols grid of 2'):
+        cut(src, out, split='val', per_image=2)
+    assert (out / patches.MANIFEST_NAME).read_text() == manifest
+    assert cut(src, out, split='val')[1] == 16
+    assert (out / 'notes.txt').read_text() == 'mine'
+
+
+def test_make_patches_stopped_cut_records_nothing(tmp_path, monkeypatch):
+    """Issue 31, case 15: Ctrl+C before the first patch takes the record
+    back too."""
+    src = make_fake_cityscapes(tmp_path / 'src', num_images=1)
+    out = tmp_path / 'out'
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(patches, 'cut_sample', stopped)
+        with pytest.raises(KeyboardInterrupt):
+            cut(src, out)
+    assert not (out / patches.MANIFEST_NAME).exists()
+    assert cut(src, out, patch=40) == (1, 16)
+
+
+def test_make_patches_replaces_a_record_of_no_patches(tmp_path):
+    """Issue 31, case 15: a manifest that records a split without a file
+    (left by a failed cut of an earlier version) does not block a cut
+    with other parameters."""
+    src = make_fake_cityscapes(tmp_path / 'src', num_images=1)
+    out = tmp_path / 'out'
+    (out / 'leftImg8bit' / 'train' / 'city').mkdir(parents=True)
+    stale = dict(source=osp.realpath(src), patch=100, per_image=8)
+    (out / patches.MANIFEST_NAME).write_text(json.dumps(
+        dict(version=patches.MANIFEST_VERSION, splits=dict(train=stale))))
+    assert cut(src, out) == (1, 16)
+    manifest = json.loads((out / patches.MANIFEST_NAME).read_text())
+    assert manifest['splits']['train']['patch'] == 44
+
+
+def test_make_patches_cut_failing_after_patches_keeps_and_says_so(
+        tmp_path):
+    """Issue 31, case 15: when a later image fails, the patches written
+    are kept and recorded; the error says how to resume or start over,
+    and the resume writes only what is missing."""
+    src = make_fake_cityscapes(tmp_path / 'src', num_images=2)
+    stem = src / '{}' / 'train' / 'city' / 'city_000000_000001'
+    small = str(stem).format('leftImg8bit') + patches.IMG_SUFFIX
+    label = str(stem).format('gtFine') + patches.SEG_MAP_SUFFIX
+    originals = {path: cv2.imread(path, cv2.IMREAD_UNCHANGED)
+                 for path in (small, label)}
+    for path, array in originals.items():
+        cv2.imwrite(path, array[:32, :32])
+    out = tmp_path / 'out'
+    argv = [str(src), str(out), '--patch', '44']
+    with pytest.raises(SystemExit) as error:
+        tool_main('make_patches')(argv)
+    message = error.value.code
+    assert message.startswith(f'error: {small}: Patch size 44 exceeds')
+    assert f"The patches of split 'train' written so far are kept and " \
+        f'recorded in {out / patches.MANIFEST_NAME} (patch=44, ' \
+        'per_image=8): rerun with these parameters to resume' in message
+    assert len(all_files(out)) == 16
+    with pytest.raises(ValueError, match='was cut with patch=44'):
+        cut(src, out, patch=30)
+    for path, array in originals.items():
+        cv2.imwrite(path, array)
+    assert cut(src, out) == (2, 16)
+    assert len(all_files(out)) == 32
+
+
 def test_make_patches_refuses_unrecorded_output(tmp_path):
     src = make_fake_cityscapes(tmp_path / 'src', num_images=1)
     out = tmp_path / 'out'

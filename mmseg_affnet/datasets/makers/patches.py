@@ -15,11 +15,14 @@ Cityscapes suffix, so mmseg's ``CityscapesDataset`` reads it unchanged::
 
 A run resumes an interrupted one: patches already written are kept (every
 file is written atomically, so a file that exists is complete). The manifest
-records the source, ``patch`` and ``per_image`` of every split cut into
-``OUT_ROOT``; a rerun with other parameters is refused instead of silently
-keeping the old patches. Nothing is ever written into the source: the real
-location of every output file (symbolic links resolved) is checked before it
-is written.
+records the source, ``patch`` and ``per_image`` of every split whose patches
+are in ``OUT_ROOT``; a rerun with other parameters is refused instead of
+silently keeping the old patches. A cut that fails or is stopped before its
+first patch takes its record back, and a record whose split folders hold no
+file (a run killed before its first patch) is replaced by a run with other
+parameters. Nothing is ever written into the source: the real location of
+every output file (symbolic links resolved) is checked before it is
+written.
 
 Example:
     >>> from mmseg_affnet.datasets.makers import make_patches
@@ -29,7 +32,7 @@ import math
 import os
 import os.path as osp
 from functools import partial
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 from mmengine.utils import scandir
@@ -295,6 +298,26 @@ def _read_manifest(out_root: str) -> Dict:
     return manifest
 
 
+def split_folder_with_files(out_root: str, split: str) -> Optional[str]:
+    """The first output folder of ``split`` that holds a file, if any.
+
+    Args:
+        out_root (str): Output root.
+        split (str): Split folder name, e.g. 'train'.
+
+    Returns:
+        str, optional: ``OUT_ROOT/leftImg8bit/<split>`` or
+        ``OUT_ROOT/gtFine/<split>`` when it (or a folder below it) holds a
+        file; None when both are missing or hold only folders.
+    """
+    for top in ('leftImg8bit', 'gtFine'):
+        folder = osp.join(out_root, top, split)
+        if osp.isdir(folder) and \
+                next(scandir(folder, recursive=True), None) is not None:
+            return folder
+    return None
+
+
 def check_manifest(out_root: str, split: str, params: Dict) -> Dict:
     """The manifest of ``out_root`` with ``params`` recorded for ``split``.
 
@@ -307,26 +330,21 @@ def check_manifest(out_root: str, split: str, params: Dict) -> Dict:
         dict: The manifest to write.
 
     Raises:
-        ValueError: If ``split`` was cut into ``out_root`` with other
-            parameters, or its folders hold files but no manifest records
-            them.
+        ValueError: If ``split``'s folders hold patches cut with other
+            parameters, or files that no manifest records. A record of
+            other parameters whose folders hold no file is replaced.
     """
     manifest = _read_manifest(out_root)
     recorded = manifest['splits'].get(split)
-    if recorded is None:
-        folders = [osp.join(out_root, top, split)
-                   for top in ('leftImg8bit', 'gtFine')]
-        unrecorded = [f for f in folders
-                      if osp.isdir(f) and next(scandir(f, recursive=True),
-                                               None) is not None]
-        if unrecorded:
-            raise ValueError(
-                f'{unrecorded[0]} already holds files, but '
-                f'{osp.join(out_root, MANIFEST_NAME)} does not record how '
-                f'split {split!r} was cut, so they cannot be resumed or '
-                'kept apart from new patches. Choose an empty OUT_ROOT, or '
-                'delete these folders to cut them again.')
-    elif recorded != params:
+    holding = split_folder_with_files(out_root, split)
+    if recorded is None and holding is not None:
+        raise ValueError(
+            f'{holding} already holds files, but '
+            f'{osp.join(out_root, MANIFEST_NAME)} does not record how '
+            f'split {split!r} was cut, so they cannot be resumed or kept '
+            'apart from new patches. Choose an empty OUT_ROOT, or delete '
+            'these folders to cut them again.')
+    if recorded not in (None, params) and holding is not None:
         changed = ', '.join(f'{key} {recorded.get(key)!r} -> {value!r}'
                             for key, value in params.items()
                             if recorded.get(key) != value)
@@ -383,11 +401,37 @@ def make_patches(src_root: str,
         refuse_source_target(path, src_root)
     params = dict(source=osp.realpath(src_root), patch=patch,
                   per_image=per_image)
+    had_manifest = osp.isfile(manifest_path)
     manifest = check_manifest(out_root, split, params)
-    # Recorded before cutting, so that an interrupted run is resumed only
-    # with the same parameters.
+    # Recorded before cutting, so that a killed run is resumed only with
+    # the same parameters; taken back if the run ends without a patch.
     write_manifest(manifest_path, manifest)
     cut = partial(cut_sample, src_root=src_root, out_root=out_root,
                   patch=patch, per_image=per_image)
-    written = map_with_progress(cut, samples, nproc, progress)
+    try:
+        written = map_with_progress(cut, samples, nproc, progress)
+    except BaseException as error:
+        if split_folder_with_files(out_root, split) is None:
+            _forget_split(manifest_path, manifest, split, had_manifest)
+        elif isinstance(error, Exception):
+            error.add_note(
+                f'The patches of split {split!r} written so far are kept '
+                f'and recorded in {manifest_path} (patch={patch}, '
+                f'per_image={per_image}): rerun with these parameters to '
+                'resume, or delete '
+                f'{osp.join(out_root, "leftImg8bit", split)} and '
+                f'{osp.join(out_root, "gtFine", split)} to cut with others.')
+        raise
     return len(samples), sum(written)
+
+
+def _forget_split(manifest_path: str, manifest: Dict, split: str,
+                  had_manifest: bool) -> None:
+    """Take back the record of a split that has no patch: rewrite the
+    manifest without it, or remove the manifest this run created if it
+    then records no split."""
+    del manifest['splits'][split]
+    if manifest['splits'] or had_manifest:
+        write_manifest(manifest_path, manifest)
+    else:
+        os.remove(manifest_path)

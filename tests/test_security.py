@@ -279,12 +279,14 @@ def test_resume_refuses_a_checkpoint_of_another_config(
     work_dir = str(tmp_path / 'work_dir')
     output = _refused(
         train_command(other_config, work_dir, '--resume', '--cfg-options',
-                      f'load_from={trained}'), 'does not fit this model',
-        'drop --resume and set load_from')
-    # Refused by the checkpoint hook, before the optimizer state is loaded.
+                      f'load_from={trained}'),
+        f'--resume would continue the training of checkpoint {trained} '
+        'with another config', '- model.decode_head.channels: 128 in the '
+        'checkpoint, 64 now')
+    # Refused before the runner is built (issue 31, case 1): nothing is
+    # loaded into a model, and nothing is written.
     assert 'torch/optim/' not in output
-    assert not [name for name in os.listdir(work_dir)
-                if name.endswith('.pth')]
+    assert not osp.exists(work_dir)
 
 
 @pytest.mark.parametrize('option', ['--out', '--show-dir'])
@@ -526,8 +528,8 @@ def test_test_tool_hint_offers_only_intact_checkpoints(tmp_path, config,
         str(tmp_path / 'work_dir')))
 
     assert 'epoch_3.pth is truncated or damaged' in message
-    assert f'Intact checkpoints in that folder: epoch_1.pth; pass one of ' \
-        f'them instead, e.g. {intact}' in message
+    assert f'Intact checkpoints of this model in that folder: epoch_1.pth; ' \
+        f'pass one of them instead, e.g. {intact}' in message
     assert '--resume' not in message
     assert 'picture.pth' not in message and 'epoch_2.pth' not in message
 

@@ -1,9 +1,13 @@
 """Training and testing runs end to end, and the checks before they start."""
 import glob
 import json
+import multiprocessing
 import os
 import os.path as osp
+import runpy
 import shutil
+import signal
+from contextlib import contextmanager
 
 import cv2
 import numpy as np
@@ -12,14 +16,19 @@ import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmengine.runner import EpochBasedTrainLoop
 from mmseg.registry import MODELS
 
-from tests.utils.tools import CONFIGS_DIR
+from tests.utils.tools import (CONFIGS_DIR, TOOLS_DIR, exit_status,
+                               tool_error, tool_main)
 from tests.utils.training import (IMAGE_SIZE, make_demo_data, tiny_config,
                                   write_tiny_config)
 from mmseg_affnet.apis import build_runner, run_test, run_training
 from mmseg_affnet.datasets import check_dataset_layout
 from mmseg_affnet.engine import check_work_dir
+from mmseg_affnet.engine.checkpoint import load_checkpoint
+from mmseg_affnet.engine.cli import config_from_args
+from mmseg_affnet.utils.io import LOCK_NAME, folder_lock
 
 EPOCHS = 6
 
@@ -281,6 +290,32 @@ def test_class_counts_must_agree_before_training(tmp_path, demo_root,
     assert _no_training_happened(cfg)
 
 
+@pytest.mark.parametrize('head', ['decode_head', 'auxiliary_head'])
+def test_class_weight_count_is_checked_before_training(tmp_path, demo_root,
+                                                       head):
+    """Issue 31, case 10: mmseg's CrossEntropyLoss given 10 class weights
+    for a 19-class head is refused before training, naming the head, the
+    loss and both counts (before: PyTorch's "weight tensor should be
+    defined either for all or no classes" inside the first iteration)."""
+    cfg = tiny_config(tmp_path, demo_root)
+    loss = dict(type='CrossEntropyLoss', class_weight=[1.0] * 10,
+                avg_non_ignore=True)
+    if head == 'decode_head':
+        cfg.model.decode_head.loss_decode = [loss]
+    else:
+        cfg.model.auxiliary_head = dict(
+            type='FCNHead', in_channels=cfg.model.decode_head.in_channels[0],
+            in_index=0, channels=8, num_convs=1, num_classes=19,
+            loss_decode=loss)
+    with pytest.raises(ValueError) as error:
+        run_training(cfg)
+    assert str(error.value) == (
+        f'model.{head}: CrossEntropyLoss (loss_ce) has 10 class weights but '
+        'num_classes is 19; give one weight per class (class_weight of the '
+        'loss).')
+    assert _no_training_happened(cfg)
+
+
 def test_batch_of_one_tiny_image_is_refused(tmp_path):
     data_root = make_demo_data(str(tmp_path / 'data'), num_train=1,
                                num_val=1)
@@ -351,3 +386,260 @@ def test_test_labels_are_checked_before_testing(trained, tmp_path,
 
     with pytest.raises(ValueError, match=osp.basename(label)):
         build_runner(cfg).test()
+
+
+# ------------------------------------------- issue 31: refusals write nothing --
+def _folder_state(folder) -> dict:
+    """Every file under ``folder`` (relative path -> bytes), and every
+    sub-folder (-> None)."""
+    state = {}
+    for parent, folders, files in os.walk(folder):
+        for name in folders:
+            state[osp.relpath(osp.join(parent, name), folder)] = None
+        for name in files:
+            path = osp.join(parent, name)
+            with open(path, 'rb') as f:
+                state[osp.relpath(path, folder)] = f.read()
+    return state
+
+
+# Same architecture as the tiny config, another loss.
+OTHER_LOSS = """
+_base_ = [{base!r}]
+model = dict(decode_head=dict(
+    loss_decode=[dict(type='CrossEntropyLoss', avg_non_ignore=True)]))
+"""
+
+
+def test_refused_resume_writes_nothing_into_the_work_dir(trained, tmp_path):
+    """Issue 31, case 1: a resume refused for another config, or for
+    --cfg-options that change the training, leaves the work dir as it was
+    (before: a new log folder, and the config copy replaced by the refused
+    config, so that the advice to resume with that copy was refused too)."""
+    config, trained_dir = trained
+    work_dir = str(tmp_path / 'work_dir')
+    shutil.copytree(trained_dir, work_dir)
+    with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(work_dir, f'epoch_{EPOCHS}.pth'))
+    other = tmp_path / 'other_loss.py'
+    other.write_text(OTHER_LOSS.format(base=config))
+    before = _folder_state(work_dir)
+    copy = osp.join(work_dir, osp.basename(config))
+    assert osp.basename(config) in before  # the config copy
+
+    for argv, changed in (
+            ([str(other)], 'model.decode_head.loss_decode.0.type'),
+            ([config, '--cfg-options', 'optim_wrapper.optimizer.lr=0.01'],
+             'optim_wrapper.optimizer.lr')):
+        message = tool_error('train', *argv, '--work-dir', work_dir,
+                             '--resume', '--cfg-options',
+                             f'train_cfg.max_epochs={EPOCHS + 1}')
+        assert f'- {changed}:' in message
+        assert _folder_state(work_dir) == before, argv
+
+    # The advice of the refusal works: the copy of the config resumes.
+    tool_main('train')([copy, '--work-dir', work_dir, '--resume',
+                        '--cfg-options', f'train_cfg.max_epochs={EPOCHS + 1}'])
+    resumed = torch.load(osp.join(work_dir, f'epoch_{EPOCHS + 1}.pth'),
+                         weights_only=True)
+    assert resumed['meta']['epoch'] == EPOCHS + 1
+
+
+@pytest.mark.parametrize('existing', [False, True])
+def test_resume_without_last_checkpoint_is_refused(tmp_path, demo_root,
+                                                   existing):
+    """Issue 31, case 6: ``--resume`` on a work dir without last_checkpoint
+    is refused and trains nothing (before: it trained from scratch and
+    exited 0)."""
+    config = write_tiny_config(str(tmp_path / 'tiny.py'), demo_root,
+                               max_epochs=1)
+    work_dir = tmp_path / 'work_dir'
+    if existing:
+        work_dir.mkdir()
+        (work_dir / 'notes.txt').write_text('mine')
+    before = _folder_state(work_dir) if existing else None
+
+    message = tool_error('train', config, '--work-dir', str(work_dir),
+                         '--resume')
+
+    assert message.startswith('error: --resume: work dir ')
+    assert f'{work_dir} has no last_checkpoint' in message
+    assert 'Drop --resume to start a new training' in message
+    if existing:
+        assert _folder_state(work_dir) == before
+    else:
+        assert not work_dir.exists()
+
+
+# ------------------------------------------------ issue 31: one run a folder --
+def _hold(folder: str, ready, release, die: bool) -> None:
+    """Hold ``folder`` (in a child process) until ``release`` is set, or be
+    SIGKILLed while holding it (``die``)."""
+    with folder_lock(folder):
+        ready.set()
+        if die:
+            os.kill(os.getpid(), signal.SIGKILL)
+        release.wait(60)
+
+
+@contextmanager
+def _held_by_another_process(folder: str, die: bool = False):
+    """A forked process holding ``folder``; yields it (ended, when
+    ``die``)."""
+    context = multiprocessing.get_context('fork')
+    ready, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold,
+                             args=(folder, ready, release, die))
+    holder.start()
+    try:
+        assert ready.wait(60), 'the holder did not take the lock'
+        if die:
+            holder.join(60)
+            assert holder.exitcode == -signal.SIGKILL
+        yield holder
+    finally:
+        release.set()
+        holder.join(60)
+        if holder.is_alive():
+            holder.kill()
+
+
+def test_second_run_in_a_held_folder_is_refused_at_once(tmp_path,
+                                                        demo_root):
+    """Issue 31, case 8: while one run holds a work dir, a second is refused
+    at once, naming the holder, and writes nothing (before: both trained
+    and wrote one log); the lock goes when the holder ends."""
+    cfg = tiny_config(tmp_path, demo_root)
+    with _held_by_another_process(cfg.work_dir) as holder:
+        lock = osp.join(cfg.work_dir, LOCK_NAME)
+        held = _folder_state(cfg.work_dir)
+        assert list(held) == [LOCK_NAME]
+        for attempt in (lambda: run_training(cfg),
+                        lambda: folder_lock(cfg.work_dir).__enter__()):
+            with pytest.raises(BlockingIOError) as error:
+                attempt()
+            message = str(error.value)
+            assert message.startswith(f'{cfg.work_dir} is in use by another '
+                                      f'run (process {holder.pid} on ')
+            assert lock in message
+            # the refused run leaves the holder's lock alone
+            assert _folder_state(cfg.work_dir) == held
+    assert not osp.exists(lock)
+    with folder_lock(cfg.work_dir):
+        pass
+
+
+def test_folder_lock_is_released_on_error_and_stale_locks_taken_over(
+        tmp_path):
+    """Issue 31, case 8: the lock goes however the run ends (an error, or
+    SIGKILL: the lock file it leaves is taken over), and a folder the lock
+    created is removed when nothing was written into it."""
+    folder = str(tmp_path / 'work_dir')
+    lock = osp.join(folder, LOCK_NAME)
+    with pytest.raises(ValueError, match='the run failed'):
+        with folder_lock(folder) as path:
+            assert path == lock and osp.isfile(lock)
+            raise ValueError('the run failed')
+    assert not osp.exists(folder)
+
+    with _held_by_another_process(folder, die=True) as killed:
+        with open(lock) as f:  # left behind by the killed holder
+            assert f.read().startswith(f'process {killed.pid} on ')
+        with folder_lock(folder):
+            with open(lock) as f:
+                assert f.read().startswith(f'process {os.getpid()} on ')
+            (tmp_path / 'work_dir' / 'log.txt').write_text('written')
+    assert os.listdir(folder) == ['log.txt']
+
+
+# ---------------------------------------------- issue 31: Ctrl+C in training --
+def _interrupt_iteration(monkeypatch, at: int) -> None:
+    """Ctrl+C in the ``at``-th training iteration (1-based)."""
+    run_iter = EpochBasedTrainLoop.run_iter
+    calls = []
+
+    def interrupted(self, idx, data_batch):
+        calls.append(idx)
+        if len(calls) == at:
+            raise KeyboardInterrupt
+        return run_iter(self, idx, data_batch)
+
+    monkeypatch.setattr(EpochBasedTrainLoop, 'run_iter', interrupted)
+
+
+@pytest.mark.parametrize('at', [1, 2])
+def test_ctrl_c_in_training_says_how_to_resume(tmp_path, demo_root,
+                                               monkeypatch, capsys, at):
+    """Issue 31, case 9: Ctrl+C in a training iteration ends with one line
+    naming the last checkpoint and how to resume, and exit status 130
+    (before: a traceback); the work dir is released."""
+    config = write_tiny_config(str(tmp_path / 'tiny.py'), demo_root,
+                               max_epochs=2)
+    work_dir = str(tmp_path / 'work_dir')
+    _interrupt_iteration(monkeypatch, at)  # an epoch is one iteration
+    capsys.readouterr()
+
+    assert exit_status('train', config, '--work-dir', work_dir) == 130
+    err = capsys.readouterr().err
+    assert 'Traceback' not in err
+    last = err.strip().splitlines()[-1]
+    if at == 1:
+        assert last == (f'interrupted; no checkpoint was saved in {work_dir} '
+                        'yet; start the training again (the same command, '
+                        'without --resume).')
+    else:
+        checkpoint = osp.join(work_dir, 'epoch_1.pth')
+        assert last == (f'interrupted; the last checkpoint is {checkpoint}; '
+                        'resume with --resume (the same config and '
+                        f'--work-dir {work_dir}).')
+    assert err.count('interrupted;') == 1
+    assert not osp.exists(osp.join(work_dir, LOCK_NAME))
+
+    # The advice works.
+    monkeypatch.undo()
+    tool_main('train')([config, '--work-dir', work_dir] +
+                       (['--resume'] if at == 2 else []))
+    assert load_checkpoint(osp.join(work_dir, 'epoch_2.pth'))['meta'][
+        'epoch'] == 2
+
+
+# -------------------------------------- issue 31: --cfg-options with spaces --
+def _train_parser():
+    """tools/train.py's ``parse_args``, in this process."""
+    return runpy.run_path(osp.join(TOOLS_DIR, 'train.py'),
+                          run_name='tool_train')['parse_args']
+
+
+@pytest.mark.parametrize('written', [
+    '/tmp/cv dätä ü', '"/tmp/cv dätä ü"', "'/tmp/cv dätä ü'"])
+def test_cfg_options_keep_the_spaces_of_a_path(tmp_path, demo_root,
+                                               written):
+    """Issue 31, case 12: ``--cfg-options data_root="/tmp/cv dätä ü"``
+    keeps the spaces (before: mmengine's parser made it /tmp/cvdätäü);
+    lists are still read as lists."""
+    config = write_tiny_config(str(tmp_path / 'tiny.py'), demo_root)
+    args = _train_parser()([
+        config, '--work-dir', str(tmp_path / 'work_dir'), '--cfg-options',
+        f'train_dataloader.dataset.data_root={written}',
+        'model.decode_head.in_index=[1, 2, 3]', 'custom_hooks=[]'])
+
+    assert args.cfg_options == {
+        'train_dataloader.dataset.data_root': '/tmp/cv dätä ü',
+        'model.decode_head.in_index': [1, 2, 3], 'custom_hooks': []}
+    cfg = config_from_args(args)
+    assert cfg.train_dataloader.dataset.data_root == '/tmp/cv dätä ü'
+
+
+def test_cfg_options_list_item_with_a_space_is_refused(tmp_path, capsys):
+    """Issue 31, case 12: a list item with a space cannot be passed on the
+    command line; the error names the option and the fix."""
+    with pytest.raises(SystemExit) as exit_info:
+        _train_parser()(['x.py', '--cfg-options',
+                         'train_dataloader.dataset.data_prefix.img_path='
+                         '[/tmp/cv dätä/a, b]'])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert '--cfg-options train_dataloader.dataset.data_prefix.img_path=' \
+        '[/tmp/cv dätä/a, b]: an item of this list holds a space' in err
+    assert 'Set train_dataloader.dataset.data_prefix.img_path in a config ' \
+        'file instead' in err

@@ -1,23 +1,34 @@
 """Resuming a killed training exactly, and not losing a checkpoint to a kill
 in the middle of a save."""
+import copy
+import errno
 import glob
 import os
 import os.path as osp
+import resource
 import signal
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.config import config as config_module
+from mmengine.fileio.backends import LocalBackend
+from torch import nn
 
-from tests.utils.training import (make_demo_data, run_tool, tool_env,
-                            train_command, wait_for_checkpoint,
-                            write_tiny_config)
+from tests.utils.training import (make_demo_data, run_tool, tiny_config,
+                                  tool_env, train_command,
+                                  wait_for_checkpoint, write_tiny_config)
 from mmseg_affnet.apis import run_training
 from mmseg_affnet.engine.checkpoint import (config_differences,
+                                            load_checkpoint, load_weights,
                                             parse_config_text)
-from tests.utils.tools import TESTS_UTILS_DIR
+from mmseg_affnet.utils import reported_errors
+from mmseg_affnet.utils.cli import was_interrupted
+from mmseg_affnet.utils.io import LOCK_NAME
+from tests.utils.tools import TESTS_UTILS_DIR, exit_status, tool_error
 
 MAX_EPOCHS = 4
 KILL_AFTER = 'epoch_2.pth'  # the validation after epoch 2 must not matter
@@ -254,3 +265,261 @@ def test_config_of_a_checkpoint_is_read_without_running_it(tmp_path):
     assert config_differences(
         saved, "optim_wrapper = dict(optimizer=dict(lr=0.001))\n",
         accepts=['model*']) == [('optim_wrapper.optimizer.lr', 0.0002, 0.001)]
+
+
+# ------------------------------- issue 31: failed and interrupted saves --
+def _checkpoints_and_parts(work_dir: str) -> list:
+    return sorted(name for name in _files(work_dir)
+                  if name.endswith(('.pth', '.part')))
+
+
+def test_full_disk_while_saving_names_the_checkpoint(tmp_path, demo_root,
+                                                     monkeypatch):
+    """Issue 31, case 3: a checkpoint write that fails half-way (a full
+    disk) is an error naming the checkpoint, the fix and where to resume;
+    neither a .part nor a truncated file is left (before: "[Errno 28]"
+    naming no file, and a 15 MB .part)."""
+    config = write_tiny_config(str(tmp_path / 'tiny.py'), demo_root,
+                               max_epochs=2)
+    work_dir = str(tmp_path / 'work_dir')
+    put = LocalBackend.put
+
+    def full_disk(self, obj, filepath):
+        if str(filepath).endswith('epoch_2.pth.part'):
+            with open(filepath, 'wb') as f:
+                f.write(obj[:len(obj) // 2])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return put(self, obj, filepath)
+
+    monkeypatch.setattr(LocalBackend, 'put', full_disk)
+
+    message = tool_error('train', config, '--work-dir', work_dir)
+
+    final, kept = (osp.join(work_dir, f'epoch_{n}.pth') for n in (2, 1))
+    assert message.startswith(
+        f'error: Could not write {final}: [Errno 28] No space left on '
+        'device; nothing was written under that name')
+    assert 'Free space on that disk' in message
+    assert message.endswith(
+        f'The last checkpoint is {kept}; resume with --resume (the same '
+        f'config and --work-dir {work_dir}).')
+    assert _checkpoints_and_parts(work_dir) == ['epoch_1.pth']
+    assert _pointer(work_dir) == 'epoch_1.pth'
+    assert not osp.exists(osp.join(work_dir, LOCK_NAME))
+
+
+def _file_size_limit(limit: int):
+    """For ``preexec_fn``: ``ulimit -f`` of ``limit`` bytes; a write past it
+    fails with EFBIG instead of killing the process (SIGXFSZ)."""
+    def set_limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return set_limit
+
+
+def test_file_size_limit_while_saving_leaves_no_partial_checkpoint(
+        tmp_path, demo_root):
+    """Issue 31, case 3: under ``ulimit -f`` (4 MB; a checkpoint of the
+    tiny config is larger) the first checkpoint cannot be written: exit 1
+    with one line naming it and the file size limit, and no .part left
+    (before: "[Errno 27] File too large" and a .part)."""
+    config = write_tiny_config(str(tmp_path / 'tiny.py'), demo_root,
+                               max_epochs=1)
+    work_dir = str(tmp_path / 'work_dir')
+    result = subprocess.run(
+        train_command(config, work_dir), env=tool_env(), text=True,
+        capture_output=True, timeout=240,
+        preexec_fn=_file_size_limit(4 << 20))
+    assert result.returncode == 1, result.stderr[-3000:]
+    line = result.stderr.strip().splitlines()[-1]
+    final = osp.join(work_dir, 'epoch_1.pth')
+    assert line.startswith(f'error: Could not write {final}: [Errno 27] '
+                           'File too large; nothing was written'), line
+    assert '`ulimit -f`' in line
+    assert line.endswith(f'No checkpoint was saved in {work_dir} yet; start '
+                         'the training again (the same command, without '
+                         '--resume).'), line
+    assert 'Traceback' not in result.stderr
+    assert _checkpoints_and_parts(work_dir) == []
+
+
+class _Unformattable:
+    """A Ctrl+C while mmengine formats the config of a checkpoint: its
+    ``Config.pretty_text`` turns it into ``SyntaxError('Failed to format
+    the config file ...')``."""
+
+    def __init__(self, only_in: str = ''):
+        self.format_code = config_module.FormatCode
+        self.only_in = only_in
+
+    def __call__(self, *args, **kwargs):
+        frame = sys._getframe(1)
+        while frame is not None and self.only_in:
+            if frame.f_code.co_name == self.only_in:
+                break
+            frame = frame.f_back
+        if frame is not None:
+            raise KeyboardInterrupt
+        return self.format_code(*args, **kwargs)
+
+
+def test_ctrl_c_that_a_library_turns_into_another_error_is_named(
+        monkeypatch, capsys):
+    """Issue 31, case 14: mmengine's "Failed to format the config file"
+    raised on a Ctrl+C is reported as an interruption (one line, exit 130),
+    not as the error with the whole config."""
+    monkeypatch.setattr(config_module, 'FormatCode', _Unformattable())
+    with pytest.raises(SyntaxError, match='Failed to format') as error:
+        Config(dict(model=dict(type='EncoderDecoder'))).pretty_text
+    assert was_interrupted(error.value)
+    assert not was_interrupted(SyntaxError('Failed to format the config'))
+    capsys.readouterr()
+
+    with pytest.raises(SystemExit) as exit_info:
+        with reported_errors():
+            raise error.value
+    assert exit_info.value.code == 130
+    assert capsys.readouterr().err == 'interrupted\n'
+
+
+def test_ctrl_c_while_saving_a_checkpoint_is_an_interruption(
+        tmp_path, demo_root, monkeypatch, capsys):
+    """Issue 31, case 14: Ctrl+C while the first checkpoint is saved prints
+    one line saying how to go on, exit 130 (before: "Failed to format the
+    config file" and 391 lines of config); nothing half-written is left."""
+    config = write_tiny_config(str(tmp_path / 'tiny.py'), demo_root,
+                               max_epochs=1)
+    work_dir = str(tmp_path / 'work_dir')
+    monkeypatch.setattr(config_module, 'FormatCode',
+                        _Unformattable(only_in='save_checkpoint'))
+    capsys.readouterr()
+
+    assert exit_status('train', config, '--work-dir', work_dir) == 130
+
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == (
+        f'interrupted; no checkpoint was saved in {work_dir} yet; start the '
+        'training again (the same command, without --resume).')
+    assert 'Failed to format' not in err and 'Traceback' not in err
+    assert _checkpoints_and_parts(work_dir) == []
+    assert not osp.exists(osp.join(work_dir, LOCK_NAME))
+
+
+# ------------------------------ issue 31: hints for a damaged checkpoint --
+class _PythonObject:
+    """Pickled by reference: a weights-only load refuses it."""
+
+
+@contextmanager
+def _fails_if_blocked(seconds: int = 20):
+    """Fail instead of hanging if the block blocks (e.g. opens a FIFO)."""
+    def blocked(signum, frame):
+        raise TimeoutError(f'blocked for {seconds} s')
+
+    previous = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _truncated_copy(source: str, path: str) -> str:
+    with open(source, 'rb') as f:
+        content = f.read()
+    with open(path, 'wb') as f:
+        f.write(content[:len(content) // 2])
+    return path
+
+
+def _save(path, **checkpoint) -> str:
+    torch.save(checkpoint, str(path))
+    return str(path)
+
+
+def test_damaged_checkpoint_hint_offers_only_this_models_checkpoints(
+        tmp_path, demo_root):
+    """Issue 31, case 17: a resume from a truncated checkpoint names the
+    intact checkpoints of this model only: not one holding Python objects,
+    nor another model's (before: both listed as "intact")."""
+    cfg = tiny_config(tmp_path, demo_root, resume=True)
+    text = cfg.pretty_text
+    other_model = copy.deepcopy(cfg)
+    other_model.model.decode_head.channels = 64
+    work_dir = tmp_path / 'work_dir'
+    work_dir.mkdir()
+    weights = {'conv.weight': torch.zeros(2, 2)}
+    intact = _save(work_dir / 'epoch_1.pth', state_dict=weights,
+                   meta=dict(cfg=text))
+    _save(work_dir / 'other_model.pth', state_dict=weights,
+          meta=dict(cfg=other_model.pretty_text))
+    _save(work_dir / 'python_objects.pth', state_dict=weights,
+          meta=dict(cfg=text), extra=_PythonObject())
+    _save(work_dir / 'no_config.pth', state_dict=weights)
+    os.mkfifo(work_dir / 'fifo.pth')
+    damaged = _truncated_copy(intact, str(work_dir / 'epoch_2.pth'))
+    (work_dir / 'last_checkpoint').write_text(damaged)
+
+    with _fails_if_blocked(), pytest.raises(ValueError) as error:
+        run_training(cfg)
+
+    message = str(error.value)
+    assert message.startswith(f'Checkpoint {damaged} is truncated or '
+                              'damaged')
+    assert message.endswith(
+        ' Intact checkpoints of this model in that folder: epoch_1.pth. To '
+        f'resume from the newest of them: --resume --cfg-options '
+        f'load_from={intact}')
+
+
+def test_damaged_weights_hint_offers_only_checkpoints_that_fit(tmp_path):
+    """Issue 31, case 17: loading weights from a truncated checkpoint names
+    the intact checkpoints whose weights fit the model; a checkpoint of
+    other shapes, one holding Python objects and a FIFO (which must not be
+    opened) are left out."""
+    model = nn.Linear(2, 2)
+    fits = _save(tmp_path / 'fits.pth', state_dict=model.state_dict())
+    _save(tmp_path / 'wider.pth', state_dict=nn.Linear(3, 3).state_dict())
+    _save(tmp_path / 'python_objects.pth', state_dict=model.state_dict(),
+          extra=_PythonObject())
+    os.mkfifo(tmp_path / 'fifo.pth')
+    damaged = _truncated_copy(fits, str(tmp_path / 'damaged.pth'))
+
+    with _fails_if_blocked(), pytest.raises(ValueError) as error:
+        load_weights(model, damaged)
+
+    assert str(error.value).endswith(
+        ' Intact checkpoints of this model in that folder: fits.pth; pass '
+        f'one of them instead, e.g. {fits}')
+
+
+@pytest.mark.parametrize('kind', ['link to /dev/zero', 'FIFO'])
+def test_checkpoint_that_is_a_device_or_fifo_is_named(tmp_path, demo_root,
+                                                      kind):
+    """Issue 31, case 17: a checkpoint symlinked to /dev/zero, or a FIFO,
+    is named as what it is, without reading it (before: "does not
+    exist"); a resume from it is one line."""
+    work_dir = tmp_path / 'work_dir'
+    work_dir.mkdir()
+    checkpoint = work_dir / 'epoch_1.pth'
+    if kind == 'FIFO':
+        os.mkfifo(checkpoint)
+        expected = f'Checkpoint {checkpoint} is a named pipe (FIFO), not a ' \
+            'checkpoint file'
+    else:
+        checkpoint.symlink_to('/dev/zero')
+        expected = f'Checkpoint {checkpoint} is a character device (a link ' \
+            'to /dev/zero), not a checkpoint file'
+    (work_dir / 'last_checkpoint').write_text(str(checkpoint))
+    config = write_tiny_config(str(tmp_path / 'tiny.py'), demo_root)
+
+    with _fails_if_blocked():
+        with pytest.raises(OSError) as error:
+            load_checkpoint(str(checkpoint))
+        message = tool_error('train', config, '--work-dir', str(work_dir),
+                             '--resume')
+
+    assert str(error.value).startswith(expected)
+    assert message.startswith(f'error: {expected}')
+    assert 'does not exist' not in message

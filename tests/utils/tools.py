@@ -29,3 +29,21 @@ def tool_error(name: str, *argv: str) -> str:
     message = exit_info.value.code
     assert isinstance(message, str), f'{name} exited with {message!r}'
     return message
+
+
+def exit_status(name: str, *argv: str):
+    """Run ``tools/<name>.py`` in this process; it must exit (not raise).
+
+    A ``KeyboardInterrupt`` that escapes the tool (a traceback on the
+    command line) fails the test instead of stopping the whole session.
+
+    Returns:
+        int | str | None: Its exit status (or the one line it exits with).
+    """
+    try:
+        tool_main(name)(list(argv))
+    except SystemExit as exit_info:
+        return exit_info.code
+    except KeyboardInterrupt as error:
+        pytest.fail(f'{name} let a Ctrl+C escape: {error!r}')
+    pytest.fail(f'{name} ended without exiting with a status')

@@ -1,7 +1,9 @@
 """Training and testing runs, as the tools and the demo start them."""
+import errno
 import os
 import os.path as osp
 import uuid
+from contextlib import nullcontext
 from typing import Optional
 
 from mmengine.config import Config
@@ -11,8 +13,10 @@ from mmseg.registry import RUNNERS
 
 from ..datasets import check_dataset_layout
 from ..engine.checkpoint import load_weights
+from ..engine.checkpoint_hook import check_resume_before_building
 from ..engine.runner import check_work_dir, select_cpu_distributed_runner
-from ..utils.io import refuse_existing
+from ..utils.cli import Interrupted, was_interrupted
+from ..utils.io import folder_lock, refuse_existing
 
 
 def build_runner(cfg: Config) -> Runner:
@@ -60,6 +64,13 @@ def check_dataloaders(cfg: Config, *names: str) -> None:
 def run_training(cfg: Config) -> Runner:
     """Train ``cfg`` after checking its work dir and data folders.
 
+    A resume is checked against the checkpoint's config before the runner
+    is built, so a refused resume writes nothing into the work dir. The
+    work dir is held (:func:`mmseg_affnet.utils.io.folder_lock`) while the
+    training runs: a second training there is refused at once. A Ctrl+C
+    (:class:`mmseg_affnet.utils.cli.Interrupted`) or a failed checkpoint
+    write ends with the last checkpoint and how to resume from it.
+
     Args:
         cfg (Config): A training config with ``work_dir`` and ``resume``
             set (``load_from`` is what a resumed training continues from,
@@ -71,13 +82,54 @@ def run_training(cfg: Config) -> Runner:
     Raises:
         FileExistsError: If the training would overwrite checkpoints
             (:func:`mmseg_affnet.engine.check_work_dir`).
+        FileNotFoundError: If ``resume`` is set and there is nothing to
+            resume.
+        BlockingIOError: If another training runs in the work dir.
+        ValueError: If a resume would continue another config's training.
+        Interrupted: On Ctrl+C.
     """
-    check_work_dir(cfg.work_dir, cfg.get('resume', False),
-                   cfg.get('load_from') if cfg.get('resume') else None)
-    check_dataloaders(cfg, 'train_dataloader', 'val_dataloader')
-    runner = build_runner(cfg)
-    runner.train()
+    # Every process of a distributed run shares the work dir; rank 0 holds
+    # it (the others start only with it).
+    held = folder_lock(
+        cfg.work_dir, 'Wait for that training to end, or train in another '
+        '--work-dir.') if int(os.environ.get('RANK', '0')) == 0 \
+        else nullcontext()
+    with held:
+        resume = cfg.get('resume', False)
+        check_work_dir(cfg.work_dir, resume,
+                       cfg.get('load_from') if resume else None)
+        check_dataloaders(cfg, 'train_dataloader', 'val_dataloader')
+        if resume:
+            check_resume_before_building(cfg)
+        try:
+            runner = build_runner(cfg)
+            runner.train()
+        except BaseException as error:  # noqa: B902 - said how to resume
+            if was_interrupted(error):
+                raise Interrupted(
+                    f'interrupted; {_resume_hint(cfg.work_dir)}') from error
+            if isinstance(error, OSError) and error.errno in WRITE_ERRNOS:
+                hint = _resume_hint(cfg.work_dir)
+                raise type(error)(
+                    f'{error} {hint[:1].upper()}{hint[1:]}') from error
+            raise
     return runner
+
+
+#: A disk that is full, or a file over the size limit (``ulimit -f``).
+WRITE_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def _resume_hint(work_dir: str) -> str:
+    """Where a stopped training in ``work_dir`` can resume from."""
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        return (f'no checkpoint was saved in {work_dir} yet; start the '
+                'training again (the same command, without --resume).')
+    with open(pointer) as file:
+        last = file.read().strip()
+    return (f'the last checkpoint is {last}; resume with --resume (the same '
+            f'config and --work-dir {work_dir}).')
 
 
 def run_test(cfg: Config,

@@ -14,7 +14,7 @@ class ChannelsLastHook(Hook):
     values and the state dict are unchanged (same shapes, other strides), so
     checkpoints load into models of either layout. On the 2-core CPU this
     project is measured on, a training step of AFFNet at batch 8 x 240x320
-    took 0.42 s instead of 0.52 s (README, "Real data: CamVid").
+    took 0.42 s instead of 0.52 s (docs/user_guides/camvid.md).
 
     ``Module.to(memory_format=...)`` replaces each parameter's data in
     place, so the optimizer, built before this hook runs, keeps its

@@ -42,7 +42,9 @@ _PICKLE_MAGIC = b'\x80'
 
 def load_checkpoint(filename: str,
                     map_location: MapLocation = 'cpu',
-                    for_training: bool = True) -> dict:
+                    for_training: bool = True,
+                    mmap: bool = False,
+                    fits: Optional[Callable[[dict], bool]] = None) -> dict:
     """Read a local checkpoint weights-only, or fail naming file and fix.
 
     Args:
@@ -53,6 +55,12 @@ def load_checkpoint(filename: str,
             ``load_from``): the hint for a damaged file then names the
             command that resumes from an intact one; otherwise it names the
             intact files to pass instead. Default: True.
+        mmap (bool): Map the tensors of a zip checkpoint instead of reading
+            them (cheap, for reading its ``meta``). Default: False.
+        fits (Callable[[dict], bool], optional): Whether another checkpoint
+            of the folder would do instead (e.g. is of the same model); the
+            hint for a damaged file lists only those. Default: None (any
+            checkpoint that loads weights-only).
 
     Returns:
         dict: The checkpoint (``state_dict``, ``meta``, ...), or a bare
@@ -61,6 +69,8 @@ def load_checkpoint(filename: str,
     Raises:
         FileNotFoundError: If ``filename`` does not exist.
         IsADirectoryError: If ``filename`` is a folder.
+        OSError: If ``filename`` is a device, a named pipe or a socket, or
+            a link to one (it is not read).
         ValueError: If the file is empty, truncated, not a PyTorch
             checkpoint, or holds Python objects besides tensors and plain
             containers.
@@ -69,18 +79,20 @@ def load_checkpoint(filename: str,
     require_file(
         path, f'Checkpoint {filename}', ', not a checkpoint file; pass a '
         '.pth file (e.g. one of the epoch_*.pth in that folder).',
-        f'.{_pointer_hint(path, for_training)} Pass the path of an existing '
-        '.pth file.')
+        f'.{_pointer_hint(path, for_training, fits)} Pass the path of an '
+        'existing .pth file.')
     with open(path, 'rb') as file:
         head = file.read(4)
     if not head.startswith((_ZIP_MAGIC, _PICKLE_MAGIC)):
         what = 'is empty' if not head else 'is not a PyTorch checkpoint ' \
             '(it does not start like a file written by torch.save)'
-        raise ValueError(f'Checkpoint {filename} {what}.'
-                         f'{_intact_siblings_hint(path, for_training)}')
+        raise ValueError(
+            f'Checkpoint {filename} {what}.'
+            f'{_intact_siblings_hint(path, for_training, fits)}')
     try:
         checkpoint = torch.load(
-            path, map_location=map_location, weights_only=True)
+            path, map_location=map_location, weights_only=True,
+            mmap=mmap and head.startswith(_ZIP_MAGIC))
     except pickle.UnpicklingError as err:
         raise ValueError(
             f'Checkpoint {filename} holds Python objects besides tensors and '
@@ -93,12 +105,14 @@ def load_checkpoint(filename: str,
             "'weights.pth')) and load weights.pth. Loader error: "
             f"{str(err).split('WeightsUnpickler error: ')[-1].split('. ')[0]}."
         ) from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
+        # A zip cut at some lengths makes torch seek before its start:
+        # OSError [Errno 22] Invalid argument, naming no file.
         reason = str(err).splitlines()[0].rstrip('.')
         raise ValueError(
             f'Checkpoint {filename} is truncated or damaged (e.g. the run was '
             f'killed while writing it): {reason}.'
-            f'{_intact_siblings_hint(path, for_training)}') from err
+            f'{_intact_siblings_hint(path, for_training, fits)}') from err
     meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
     if isinstance(meta, dict):
         # mmengine's Runner.resume runs the text of meta['config'] (mmcv-era
@@ -108,7 +122,8 @@ def load_checkpoint(filename: str,
     return checkpoint
 
 
-def _pointer_hint(path: str, for_training: bool) -> str:
+def _pointer_hint(path: str, for_training: bool,
+                  fits: Optional[Callable[[dict], bool]]) -> str:
     pointer = osp.join(osp.dirname(path), 'last_checkpoint')
     if not osp.isfile(pointer):
         return ''
@@ -117,35 +132,75 @@ def _pointer_hint(path: str, for_training: bool) -> str:
     if osp.basename(named) != osp.basename(path):
         return ''
     return (f' It is named by {pointer}, which points to a file that is no '
-            f'longer there.{_intact_siblings_hint(path, for_training)}')
+            f'longer there.{_intact_siblings_hint(path, for_training, fits)}')
 
 
-def _is_intact(path: str) -> bool:
-    """Whether a file is a whole ``torch.save`` zip (its central directory,
-    written last, is there); cheap, the tensors are not read."""
+def _intact_checkpoint(path: str) -> Optional[dict]:
+    """A whole ``torch.save`` zip that loads weights-only, memory-mapped
+    (cheap: the tensors are not read), or None."""
     try:
+        if not osp.isfile(path):
+            return None
         with open(path, 'rb') as file:
             if not file.read(4).startswith(_ZIP_MAGIC):
-                return False
-        return zipfile.is_zipfile(path)
-    except OSError:
-        return False
+                return None
+        if not zipfile.is_zipfile(path):
+            return None
+        return torch.load(path, map_location='cpu', weights_only=True,
+                          mmap=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError,
+            zipfile.BadZipFile, ValueError):
+        return None
 
 
-def _intact_siblings_hint(path: str, for_training: bool = True) -> str:
-    others = sorted(
-        (other for other in glob.glob(osp.join(osp.dirname(path), '*.pth'))
-         if osp.abspath(other) != osp.abspath(path) and _is_intact(other)),
-        key=osp.getmtime)
+def _intact_siblings_hint(path: str, for_training: bool = True,
+                          fits: Optional[Callable[[dict], bool]] = None
+                          ) -> str:
+    others = []
+    for other in glob.glob(osp.join(osp.dirname(path), '*.pth')):
+        if osp.abspath(other) == osp.abspath(path):
+            continue
+        checkpoint = _intact_checkpoint(other)
+        if checkpoint is not None and (fits is None or fits(checkpoint)):
+            others.append(other)
+    others.sort(key=osp.getmtime)
     if not others:
         return ''
     names = ', '.join(osp.basename(o) for o in others[-3:])
+    what = 'Intact checkpoints' if fits is None else \
+        'Intact checkpoints of this model'
     if not for_training:
-        return (f' Intact checkpoints in that folder: {names}; pass one of '
+        return (f' {what} in that folder: {names}; pass one of '
                 f'them instead, e.g. {others[-1]}')
-    return (f' Intact checkpoints in that folder: {names}. To resume '
+    return (f' {what} in that folder: {names}. To resume '
             f'from the newest of them: --resume --cfg-options '
             f'load_from={others[-1]}')
+
+
+def same_model_as(config_text: str) -> Callable[[dict], bool]:
+    """Whether a checkpoint was written by a config with the model
+    settings of ``config_text`` (both read as literals, never run).
+
+    Args:
+        config_text (str): A config dump (``Config.pretty_text``).
+
+    Returns:
+        Callable[[dict], bool]: False for a checkpoint without a readable
+        config, or whose ``model`` settings differ.
+    """
+    def fits(checkpoint: dict) -> bool:
+        meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+        saved = meta.get('cfg') if isinstance(meta, dict) else None
+        if not isinstance(saved, str):
+            return False
+        try:
+            differences = config_differences(saved, config_text)
+        except SyntaxError:
+            return False
+        return not any(key == 'model' or key.startswith('model.')
+                       for key, _, _ in differences)
+
+    return fits
 
 
 def _load_local(filename: str, map_location: MapLocation = None) -> dict:
@@ -237,7 +292,9 @@ def load_weights(model: nn.Module, filename: str,
         ValueError: If any model key is missing from the checkpoint, the
             checkpoint has keys the model lacks, or shapes differ.
     """
-    checkpoint = load_checkpoint(filename, map_location, for_training=False)
+    checkpoint = load_checkpoint(
+        filename, map_location, for_training=False,
+        fits=lambda other: weight_mismatch(model, other, '') is None)
     problem = weight_mismatch(model, checkpoint, filename)
     if problem:
         raise ValueError(problem)
@@ -442,5 +499,6 @@ def config_differences(
 __all__ = [
     'load_checkpoint', 'load_weights', 'weight_mismatch',
     'checkpoint_state_dict', 'to_weights_only_safe', 'from_weights_only_safe',
-    'parse_config_text', 'config_differences', 'RESUME_ACCEPTS'
+    'parse_config_text', 'config_differences', 'RESUME_ACCEPTS',
+    'same_model_as'
 ]

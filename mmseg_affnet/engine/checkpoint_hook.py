@@ -37,10 +37,11 @@ from mmengine.runner import (EpochBasedTrainLoop, IterBasedTrainLoop,
                              find_latest_checkpoint)
 from mmseg.registry import HOOKS
 
-from ..utils.io import PART_SUFFIX, atomic_write_text
+from ..utils.io import PART_SUFFIX, atomic_path, atomic_write_text
 from .checkpoint import (NOT_SET, RESUME_ACCEPTS, config_differences,
                          from_weights_only_safe, load_checkpoint,
-                         to_weights_only_safe, weight_mismatch)
+                         same_model_as, to_weights_only_safe,
+                         weight_mismatch)
 from .random_state import capture_random_state, restore_random_state
 
 # Message-hub key: the epoch (or iteration) whose checkpoint is saved and
@@ -199,38 +200,10 @@ class ResumableCheckpointHook(CheckpointHook):
         self._resumed_state = checkpoint.get('random_state')
 
     def _check_resumed_config(self, runner, checkpoint: Dict) -> None:
-        saved = (checkpoint.get('meta') or {}).get('cfg')
         filename = runner.cfg.get('load_from') or find_latest_checkpoint(
             runner.work_dir) or 'to resume from'
-        try:
-            differences = config_differences(
-                saved, runner.cfg.pretty_text, self.resume_accepts) \
-                if isinstance(saved, str) else None
-        except SyntaxError:
-            differences = None
-        if differences is None:
-            print_log(
-                f'Checkpoint {filename} holds no readable config, so the '
-                'config of the resumed training is not compared with the one '
-                'it was written by.', logger='current', level=logging.WARNING)
-            return
-        if not differences:
-            return
-        listed = '\n'.join(
-            f'  - {key}: {_short(before)} in the checkpoint, {_short(now)} '
-            'now' for key, before, now in differences[:MAX_LISTED])
-        more = (f'\n  ... and {len(differences) - MAX_LISTED} more'
-                if len(differences) > MAX_LISTED else '')
-        raise ValueError(
-            f'--resume would continue the training of checkpoint {filename} '
-            f'with another config: {len(differences)} setting(s) differ from '
-            f'the config it was written by:\n{listed}{more}\n'
-            'Resume with that training\'s config (a copy is in its work '
-            'dir), or start a new training with another --work-dir (add '
-            f'--cfg-options load_from={filename} to start from its weights). '
-            'A resume accepts other values only for: '
-            f'{", ".join(RESUME_ACCEPTS)}; more with '
-            "default_hooks.checkpoint.resume_accepts=['KEY', ...].")
+        check_resumed_config(checkpoint, runner.cfg.pretty_text, filename,
+                             self.resume_accepts)
 
     def _record_pending_validation(self, runner, step: int) -> None:
         """Note in the message hub (saved with the checkpoint of ``step``)
@@ -351,7 +324,8 @@ class ResumableCheckpointHook(CheckpointHook):
             self.best_ckpt_path_dict[key_indicator] = path
 
     def _save_whole(self, runner, filename: str, **kwargs) -> None:
-        """``runner.save_checkpoint`` into ``NAME.part``, renamed to NAME."""
+        """``runner.save_checkpoint`` into ``NAME.part``, renamed to NAME
+        (:func:`mmseg_affnet.utils.io.atomic_path`)."""
         if '://' in str(self.out_dir):  # a remote backend: no local rename
             runner.save_checkpoint(
                 self.out_dir,
@@ -361,16 +335,19 @@ class ResumableCheckpointHook(CheckpointHook):
                 **kwargs,
                 **self.args)
             return
-        runner.save_checkpoint(
-            self.out_dir,
-            filename + PART_SUFFIX,
-            self.file_client_args,
-            backend_args=self.backend_args,
-            **kwargs,
-            **self.args)
-        if is_main_process():
-            path = osp.join(self.out_dir, filename)
-            os.replace(path + PART_SUFFIX, path)
+        if not is_main_process():  # Runner.save_checkpoint is master_only
+            return
+        # A failed write (a full disk) or an interruption removes the
+        # partial file, and the error names the checkpoint.
+        with atomic_path(osp.join(self.out_dir, filename),
+                         overwrite=True) as partial:
+            runner.save_checkpoint(
+                self.out_dir,
+                osp.basename(partial),
+                self.file_client_args,
+                backend_args=self.backend_args,
+                **kwargs,
+                **self.args)
 
     def _remove(self, path: str) -> None:
         if self.file_backend.isfile(path):
@@ -434,6 +411,85 @@ class ResumableCheckpointHook(CheckpointHook):
             sampler.seed = state['sampler_seed']
         print_log('Restored the random state of the resumed checkpoint.',
                   logger='current')
+
+
+def check_resumed_config(checkpoint: Dict, config_text: str, filename: str,
+                         accepts: Sequence[str] = ()) -> None:
+    """Refuse to resume ``checkpoint`` with a config other than its own.
+
+    Args:
+        checkpoint (dict): The checkpoint to resume (its ``meta['cfg']``).
+        config_text (str): The resumed training's config
+            (``Config.pretty_text``).
+        filename (str): The checkpoint's path, for the message.
+        accepts (Sequence[str]): More settings that may differ
+            (``resume_accepts``). Default: ().
+
+    Raises:
+        ValueError: Naming up to 10 differing settings with both values.
+    """
+    saved = (checkpoint.get('meta') or {}).get('cfg')
+    try:
+        differences = config_differences(saved, config_text, accepts) \
+            if isinstance(saved, str) else None
+    except SyntaxError:
+        differences = None
+    if differences is None:
+        print_log(
+            f'Checkpoint {filename} holds no readable config, so the '
+            'config of the resumed training is not compared with the one '
+            'it was written by.', logger='current', level=logging.WARNING)
+        return
+    if not differences:
+        return
+    listed = '\n'.join(
+        f'  - {key}: {_short(before)} in the checkpoint, {_short(now)} '
+        'now' for key, before, now in differences[:MAX_LISTED])
+    more = (f'\n  ... and {len(differences) - MAX_LISTED} more'
+            if len(differences) > MAX_LISTED else '')
+    raise ValueError(
+        f'--resume would continue the training of checkpoint {filename} '
+        f'with another config: {len(differences)} setting(s) differ from '
+        f'the config it was written by:\n{listed}{more}\n'
+        'Resume with that training\'s config (a copy is in its work '
+        'dir), or start a new training with another --work-dir (add '
+        f'--cfg-options load_from={filename} to start from its weights). '
+        'A resume accepts other values only for: '
+        f'{", ".join(RESUME_ACCEPTS)}; more with '
+        "default_hooks.checkpoint.resume_accepts=['KEY', ...].")
+
+
+def check_resume_before_building(cfg) -> None:
+    """Run the config check of a resume before a runner is built.
+
+    mmengine's ``Runner`` creates a log folder in the work dir and copies
+    its config there when it is built, before it loads the checkpoint: a
+    resume refused after that would have written into the work dir of the
+    training it refuses to continue, and replaced the copy of that
+    training's config (the one a user needs to resume it). This reads the
+    checkpoint (memory-mapped, weights-only) and compares the configs
+    first, for a config whose checkpoint hook is this hook.
+
+    Args:
+        cfg (Config): A config with ``resume`` set; ``load_from`` or the
+            work dir's ``last_checkpoint`` names the checkpoint.
+
+    Raises:
+        ValueError: As :func:`check_resumed_config`, or if the checkpoint
+            is damaged (:func:`load_checkpoint`).
+    """
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint') or {}
+    if not str(hook.get('type', '')).endswith(
+            ResumableCheckpointHook.__name__):
+        return
+    filename = cfg.get('load_from') or find_latest_checkpoint(cfg.work_dir)
+    if not filename:
+        return
+    text = cfg.pretty_text
+    checkpoint = load_checkpoint(filename, mmap=True,
+                                 fits=same_model_as(text))
+    check_resumed_config(checkpoint, text, filename,
+                         hook.get('resume_accepts', ()))
 
 
 def _short(value) -> str:

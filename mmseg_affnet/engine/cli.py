@@ -7,6 +7,7 @@ takes ``--debug`` (:func:`mmseg_affnet.utils.add_debug_argument`).
 """
 import argparse
 import os.path as osp
+import re
 
 from mmengine.config import Config, DictAction
 
@@ -33,15 +34,56 @@ def add_launcher_argument(
                         default='none', help=help)
 
 
+class CfgOptionsAction(DictAction):
+    """mmseg's ``--cfg-options`` (mmengine's ``DictAction``), keeping the
+    spaces of a value.
+
+    ``DictAction`` removes every space of a value before reading it (so
+    that ``key="[a, b]"`` is a list), which turned
+    ``data_root="/data/cv set"`` into ``/data/cvset``. Here a value that is
+    not a list or tuple is kept as written, spaces included; a list or tuple
+    item that holds a space is refused, naming the item and how to set it
+    instead (spaces around its brackets and commas are fine).
+    """
+
+    @staticmethod
+    def _parse_iterable(val: str):
+        text = val.strip('\'"')
+        if ' ' in text.strip() and not _is_sequence(text):
+            return DictAction._parse_int_float_bool(text)
+        return DictAction._parse_iterable(val)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for pair in values or ():
+            key, _, value = pair.partition('=')
+            text = value.strip('\'"')
+            if _is_sequence(text) and ' ' in re.sub(
+                    r'\s*([\[\](),])\s*', r'\1', text.strip()):
+                parser.error(
+                    f'--cfg-options {pair}: an item of this list holds a '
+                    'space, and mmseg\'s --cfg-options parser reads lists '
+                    f'without spaces. Set {key} in a config file instead '
+                    '(one that inherits this config through _base_), or '
+                    'use a path without spaces (e.g. a symlink).')
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _is_sequence(text: str) -> bool:
+    """Whether ``DictAction`` reads ``text`` as a list or tuple."""
+    text = text.strip()
+    return text[:1] + text[-1:] in ('[]', '()') or ',' in text
+
+
 def add_cfg_options_argument(parser: argparse.ArgumentParser,
                              help: str = CFG_OPTIONS_HELP) -> None:
-    """Add mmseg's ``--cfg-options`` (a dict of ``key=value`` overrides).
+    """Add mmseg's ``--cfg-options`` (a dict of ``key=value`` overrides,
+    read by :class:`CfgOptionsAction`: a value keeps its spaces).
 
     Args:
         parser (argparse.ArgumentParser): The tool's parser.
         help (str): The option's help text. Default: :data:`CFG_OPTIONS_HELP`.
     """
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help=help)
 
 

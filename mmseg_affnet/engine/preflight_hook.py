@@ -4,6 +4,7 @@ from typing import Optional, Sequence
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmseg.registry import DATASETS, HOOKS
+from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..datasets import check_label_files
@@ -41,6 +42,10 @@ class PreflightCheckHook(Hook):
       pairs take about 15 s with 8 processes (an estimate from 40 pairs).
       ``label_splits=()`` skips it.
 
+    Before training, every loss with class weights (``class_weight``) must
+    have one per class of its head (a 10-value file for 19 classes is named
+    here, not by PyTorch inside the first iteration).
+
     Before the first training iteration, a batch of one image of at most
     32 pixels a side is refused when the model has batch norms: its 1/32
     features are 1x1, and batch norm cannot compute statistics from one
@@ -73,7 +78,8 @@ class PreflightCheckHook(Hook):
         check_head_channels(_unwrap(runner.model))
 
     def before_train(self, runner) -> None:
-        """Check the train and val splits."""
+        """Check the losses' class weights, the train and val splits."""
+        _check_loss_class_weights(_unwrap(runner.model))
         self._first_batch_pending = True
         self._check_splits(runner, ('train', 'val'))
 
@@ -124,6 +130,27 @@ class PreflightCheckHook(Hook):
 
 def _unwrap(model):
     return model.module if is_model_wrapper(model) else model
+
+
+def _check_loss_class_weights(model) -> None:
+    for head_name in ('decode_head', 'auxiliary_head'):
+        heads = getattr(model, head_name, None)
+        heads = heads if isinstance(heads, nn.ModuleList) else [heads]
+        for index, head in enumerate(h for h in heads if h is not None):
+            losses = getattr(head, 'loss_decode', None)
+            losses = losses if isinstance(losses, nn.ModuleList) \
+                else [losses]
+            for loss in losses:
+                weights = getattr(loss, 'class_weight', None)
+                if weights is None or len(weights) == head.num_classes:
+                    continue
+                name = head_name if len(heads) == 1 else \
+                    f'{head_name}[{index}]'
+                raise ValueError(
+                    f'model.{name}: {type(loss).__name__} '
+                    f'({getattr(loss, "loss_name", "")}) has {len(weights)} '
+                    f'class weights but num_classes is {head.num_classes}; '
+                    'give one weight per class (class_weight of the loss).')
 
 
 def _head_classes(runner) -> Optional[int]:

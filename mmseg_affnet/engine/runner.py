@@ -20,7 +20,8 @@ def check_work_dir(work_dir: str, resume: bool,
 
     - A new training must not start where one has left checkpoints.
     - A resumed one finds its checkpoint through ``last_checkpoint``;
-      without that file mmengine would start over and overwrite them.
+      without that file mmengine would start over (and overwrite any
+      checkpoints there), so a resume needs it (or ``load_from``).
     - A training resumed from a checkpoint elsewhere (``--resume
       --cfg-options load_from=OTHER``) must not write into a work dir that
       holds the checkpoints of another run.
@@ -33,6 +34,8 @@ def check_work_dir(work_dir: str, resume: bool,
 
     Raises:
         FileExistsError: If the training would overwrite checkpoints.
+        FileNotFoundError: If a resume names no checkpoint and the work dir
+            has no ``last_checkpoint``.
     """
     found = sorted(glob.glob(osp.join(work_dir, '*.pth')))
     pointer = osp.join(work_dir, 'last_checkpoint')
@@ -57,6 +60,12 @@ def check_work_dir(work_dir: str, resume: bool,
             'last_checkpoint file naming the one to resume from, so the '
             'training would start over and overwrite them. Name it: '
             '--resume --cfg-options load_from=CHECKPOINT')
+    if not load_from and not osp.exists(pointer):
+        raise FileNotFoundError(
+            f'--resume: work dir {work_dir} has no last_checkpoint (no '
+            'training saved a checkpoint there), so there is nothing to '
+            'resume. Drop --resume to start a new training, or pass the '
+            '--work-dir of the training to resume.')
 
 
 def start_process_group(launcher: str) -> None:

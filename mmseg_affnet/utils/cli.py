@@ -18,6 +18,9 @@ the project does not raise on purpose is reported with its type and the
 hint to rerun with ``--debug``.
 """
 import argparse
+import signal
+import sys
+import threading
 import traceback
 from contextlib import contextmanager
 from typing import Dict, Iterator
@@ -60,6 +63,9 @@ def error_line(error: BaseException) -> str:
     message = error.args[0] if isinstance(error, KeyError) and \
         len(error.args) == 1 else str(error)
     message = str(message).strip() or type(error).__name__
+    # What a tool kept or removed when the error stopped it
+    # (``error.add_note``), e.g. the frames a video run wrote.
+    message = ' '.join([message, *getattr(error, '__notes__', ())])
     if WORKER_TRACEBACK in message:  # a worker's traceback, as text
         return (f'error: {message.splitlines()[-1].strip()} (raised in a '
                 f'DataLoader worker; {DEBUG_HINT})')
@@ -98,23 +104,121 @@ def pipeline_files(error: BaseException) -> Dict[str, str]:
     return files
 
 
+#: Exit status of a tool stopped by Ctrl+C (128 + SIGINT, as a shell
+#: reports it).
+EXIT_INTERRUPTED = 130
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl+C, with the line a tool prints for it (e.g. where a training
+    can resume); :func:`reported_errors` prints it and exits with
+    :data:`EXIT_INTERRUPTED`."""
+
+
+def was_interrupted(error: BaseException) -> bool:
+    """Whether ``error`` is, or was raised while handling, a Ctrl+C.
+
+    Some libraries turn every exception into one of theirs: mmengine's
+    ``Config.pretty_text`` catches anything yapf raises, a
+    ``KeyboardInterrupt`` included, and raises ``SyntaxError('Failed to
+    format the config file ...')`` with the whole config; a Ctrl+C while a
+    checkpoint is saved ends that way.
+
+    Args:
+        error (BaseException): The error.
+
+    Returns:
+        bool: True if a ``KeyboardInterrupt`` is in its chain of causes and
+        contexts.
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+#: Signals that stop a tool as Ctrl+C does inside
+#: :func:`stop_signals_as_ctrl_c` (``kill``, a closed terminal).
+STOP_SIGNALS = ('SIGTERM', 'SIGHUP')
+
+
+class StopSignal(Interrupted):
+    """SIGTERM or SIGHUP, raised in the main thread as Ctrl+C would be.
+
+    Args:
+        name (str): The signal, e.g. ``'SIGTERM'``.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f'interrupted by {name}')
+        self.signal_name = name
+
+
+def interrupt_name(error: KeyboardInterrupt) -> str:
+    """What stopped a run: ``'Ctrl+C'``, ``'SIGTERM'`` or ``'SIGHUP'``."""
+    return getattr(error, 'signal_name', 'Ctrl+C')
+
+
+@contextmanager
+def stop_signals_as_ctrl_c() -> Iterator[None]:
+    """Inside, SIGTERM and SIGHUP stop the program as Ctrl+C does.
+
+    Their default action kills the process at once, so a tool that keeps
+    what it did on Ctrl+C (e.g. the frames of a video) lost it on ``kill``
+    or a closed terminal. Here each raises :class:`StopSignal` (a
+    ``KeyboardInterrupt``) in the main thread instead. A signal whose
+    handler is not the default (e.g. SIGHUP ignored under ``nohup``) keeps
+    its handler; outside the main thread nothing changes. The previous
+    handlers are restored on exit.
+    """
+    def stop(signum, frame):
+        raise StopSignal(signal.Signals(signum).name)
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in STOP_SIGNALS:
+            number = getattr(signal, name, None)
+            if number is not None and \
+                    signal.getsignal(number) == signal.SIG_DFL:
+                previous[number] = signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 @contextmanager
 def reported_errors(debug: bool = False) -> Iterator[None]:
     """Turn an error of the block into ``error: <message>`` and exit 1.
 
-    ``SystemExit`` (e.g. from ``argparse``) and ``KeyboardInterrupt`` pass
-    through unchanged.
+    A Ctrl+C (also one that a library turned into another error, see
+    :func:`was_interrupted`) prints one line, ``interrupted`` or the
+    message of an :class:`Interrupted`, and exits with status 130.
+    ``SystemExit`` (e.g. from ``argparse``) passes through unchanged.
 
     Args:
         debug (bool): Re-raise errors with their traceback instead.
             Default: False.
 
     Raises:
-        SystemExit: With the message of :func:`error_line` (exit status 1).
+        SystemExit: With the message of :func:`error_line` (exit status 1),
+            or with status 130 after a Ctrl+C.
     """
     try:
         yield
-    except Exception as error:  # noqa: B902 - every error gets one line
+    except SystemExit:
+        raise
+    except BaseException as error:  # noqa: B902 - every error gets one line
         if debug:
+            raise
+        if was_interrupted(error):
+            print(str(error) if isinstance(error, Interrupted) and str(error)
+                  else 'interrupted', file=sys.stderr)
+            raise SystemExit(EXIT_INTERRUPTED) from None
+        if not isinstance(error, Exception):
             raise
         raise SystemExit(error_line(error)) from None

@@ -338,7 +338,12 @@ def test_camera_drops_frames_rather_than_fall_behind(tmp_path, config,
         return infer(self, data, size)
 
     with monkeypatch.context() as patch:
-        patch.setattr(video_io.cv2, 'VideoCapture', FakeCamera)
+        # The camera (a device number) is fake; the written video is read
+        # back by OpenCV's own capture.
+        video_capture = cv2.VideoCapture
+        patch.setattr(video_io.cv2, 'VideoCapture',
+                      lambda source, *args: video_capture(source, *args)
+                      if isinstance(source, str) else FakeCamera(source))
         patch.setattr(video_api.TorchSegmenter, 'infer', slow_infer)
         summary = segment_video('0', config, checkpoint,
                                 str(tmp_path / 'cam.mp4'), queue_size=1,

@@ -8,7 +8,7 @@ from mmseg.registry import MODELS
 
 from ...utils.config import iter_dicts
 from .utils import (CITYSCAPES_FREQUENCY_FILE, FrequencySource,
-                    check_reduction, enet_class_weights,
+                    check_class_weights, check_reduction, enet_class_weights,
                     load_class_frequencies, read_class_values)
 
 ClassWeight = Union[str, Sequence[float]]
@@ -68,7 +68,10 @@ class ClassWeightedCrossEntropyLoss(CrossEntropyLoss):
             class_weight = enet_class_weights(
                 load_class_frequencies(class_frequencies), c).tolist()
         elif class_weight is not None:
+            where = f'in {class_weight}' if isinstance(class_weight, str) \
+                else 'given as a list'
             class_weight = read_class_values(class_weight, 'Class weights')
+            check_class_weights(class_weight, where)
         super().__init__(
             use_sigmoid=False,
             reduction=reduction,

@@ -10,9 +10,16 @@ crafted file runs code when a loss is built. Importing this module also
 puts :func:`get_class_weight` in place of mmseg's in the mmseg loss modules
 that call it (``CrossEntropyLoss``, ``LovaszLoss``, ``TverskyLoss``,
 ``HuasdorffDisstanceLoss``), so that configs of mmseg's own losses are read
-the same way. mmseg 1.2.2 has no option for a safe reader; the replacement
-goes when mmseg's ``get_class_weight`` stops calling ``mmengine.load`` on
-arbitrary files (mmsegmentation/mmseg/models/losses/utils.py).
+the same way, and refused when negative, all zero or not finite. mmseg
+1.2.2 has no option for a safe reader; the replacement goes when mmseg's
+``get_class_weight`` stops calling ``mmengine.load`` on arbitrary files
+(mmsegmentation/mmseg/models/losses/utils.py).
+
+It also puts :func:`ignore_safe_cross_entropy` in place of mmseg's
+``cross_entropy`` (``mmseg/models/losses/cross_entropy_loss.py``), whose
+class-weighted mean fails on any batch with an ignored pixel (mmseg 1.2.2);
+that replacement goes when mmseg's ``cross_entropy`` masks ignored pixels
+before it looks up their class weights.
 """
 import importlib
 import json
@@ -24,11 +31,16 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from mmseg.models.losses import cross_entropy_loss as \
+    _mmseg_cross_entropy_module
 
 ClassValues = Union[str, 'os.PathLike[str]', Sequence[float], np.ndarray,
                     torch.Tensor]
 #: The file types :func:`read_class_values` reads.
 FILE_SUFFIXES = ('.json', '.npy')
+#: mmseg's own ``cross_entropy``, which :func:`ignore_safe_cross_entropy`
+#: wraps.
+MMSEG_CROSS_ENTROPY = _mmseg_cross_entropy_module.cross_entropy
 #: mmseg loss modules whose ``get_class_weight`` is replaced.
 MMSEG_LOSS_MODULES = ('utils', 'cross_entropy_loss', 'lovasz_loss',
                       'tversky_loss', 'huasdorff_distance_loss')
@@ -148,25 +160,101 @@ def _read_npy(path: str, what: str, fix: str) -> list:
     return array.tolist()
 
 
+def check_class_weights(values: Sequence[float], where: str) -> None:
+    """Refuse class weights that no loss can average by.
+
+    Args:
+        values (Sequence[float]): One finite weight per class.
+        where (str): Where they come from, for the message, e.g.
+            ``'in w.json'``.
+
+    Raises:
+        ValueError: If a weight is negative (it would reward mistakes on its
+            class), or all are zero (a weighted mean divides by their sum).
+    """
+    negative = [index for index, value in enumerate(values) if value < 0]
+    if negative:
+        raise ValueError(
+            f'Class weights {where} must not be negative; classes '
+            f'{negative} have {[values[index] for index in negative]}. A '
+            'negative weight rewards mistakes on its class; give it 0 to '
+            'leave the class out, or a positive weight.')
+    if not sum(values) > 0:
+        raise ValueError(
+            f'Class weights {where} are all zero; a weighted mean divides by '
+            'their sum. Give at least one class a positive weight.')
+
+
 def get_class_weight(class_weight: Optional[ClassValues]
                      ) -> Optional[Union[list, Sequence[float]]]:
     """mmseg's ``get_class_weight``, reading files as
-    :func:`read_class_values` does.
+    :func:`read_class_values` does and refusing weights that are not
+    finite, negative or all zero (:func:`check_class_weights`).
 
     Args:
         class_weight (str | PathLike | Sequence[float], optional): mmseg's
             ``class_weight`` argument of a loss.
 
     Returns:
-        list[float] | Sequence[float] | None: The weights read from a file,
-        or ``class_weight`` itself when it is not a path.
+        list[float] | None: The weights.
 
     Raises:
-        ValueError: As :func:`read_class_values`, for a path.
+        ValueError: As :func:`read_class_values` and
+            :func:`check_class_weights`.
     """
-    if isinstance(class_weight, (str, os.PathLike)):
-        return read_class_values(class_weight, 'Class weights')
-    return class_weight
+    if class_weight is None:
+        return None
+    where = f'in {os.fspath(class_weight)}' if isinstance(
+        class_weight, (str, os.PathLike)) else 'given as a list'
+    values = read_class_values(class_weight, 'Class weights')
+    check_class_weights(values, where)
+    return values
+
+
+def ignore_safe_cross_entropy(pred: torch.Tensor,
+                              label: torch.Tensor,
+                              weight: Optional[torch.Tensor] = None,
+                              class_weight: Optional[torch.Tensor] = None,
+                              reduction: str = 'mean',
+                              avg_factor: Optional[float] = None,
+                              ignore_index: int = -100,
+                              avg_non_ignore: bool = False) -> torch.Tensor:
+    """mmseg's ``cross_entropy``, also with class weights on a batch that
+    holds ignored pixels.
+
+    mmseg 1.2.2's ``cross_entropy`` averages a class-weighted loss by
+    ``class_weight[label]`` of every pixel, ignored ones included, and
+    ``class_weight[255]`` is out of range (``IndexError: index 255 is out of
+    bounds``). Here the divisor is the summed class weight of the pixels
+    that are not ignored, PyTorch's weighted mean
+    (``F.cross_entropy(weight=..., ignore_index=...)``), the same as mmseg's
+    on every batch mmseg can handle. Weights of another count than the
+    classes are an error naming both counts.
+
+    Args:
+        pred (Tensor): Class scores, shape (N, C, H, W).
+        label (Tensor): Labels, shape (N, H, W).
+        weight, class_weight, reduction, avg_factor, ignore_index,
+            avg_non_ignore: As mmseg's ``cross_entropy``.
+
+    Returns:
+        Tensor: The loss, as mmseg's ``cross_entropy``.
+
+    Raises:
+        ValueError: If ``class_weight`` does not hold one weight per class.
+    """
+    if class_weight is not None:
+        if class_weight.numel() != pred.shape[1]:
+            raise ValueError(
+                f'The loss has {class_weight.numel()} class weights but the '
+                f'scores have {pred.shape[1]} classes; give one weight per '
+                'class of the head (class_weight of the loss).')
+        if avg_factor is None and reduction == 'mean':
+            valid = label != ignore_index
+            safe_label = torch.where(valid, label, torch.zeros_like(label))
+            avg_factor = (class_weight[safe_label] * valid).sum()
+    return MMSEG_CROSS_ENTROPY(pred, label, weight, class_weight, reduction,
+                                avg_factor, ignore_index, avg_non_ignore)
 
 
 def _replace_mmseg_get_class_weight() -> None:
@@ -177,6 +265,9 @@ def _replace_mmseg_get_class_weight() -> None:
             continue
         if hasattr(module, 'get_class_weight'):
             module.get_class_weight = get_class_weight
+    # CrossEntropyLoss picks its criterion by this module-level name when
+    # it is built.
+    _mmseg_cross_entropy_module.cross_entropy = ignore_safe_cross_entropy
 
 
 

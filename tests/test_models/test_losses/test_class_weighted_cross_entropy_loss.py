@@ -5,6 +5,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -23,6 +24,7 @@ from mmseg_affnet.models.losses import (ClassWeightedCrossEntropyLoss,
                                         load_class_frequencies,
                                         use_ignore_safe_class_weighted_ce)
 from mmseg_affnet.models.losses import CITYSCAPES_FREQUENCY_FILE
+from mmseg_affnet.models.losses.utils import MMSEG_CROSS_ENTROPY
 from tests.utils.losses import (COUNTS, IGNORE, loss_and_grad,
                                 pixels_to_tensors, random_problem)
 
@@ -58,11 +60,60 @@ def reference_weighted_ce(pixels, class_weight) -> float:
 def test_mmseg_class_weighted_ce_fails_on_ignored_pixels():
     """The defect this package works around (mmseg 1.2.2): the average
     looks up class_weight[255] before masking ignored pixels. If this test
-    fails, mmseg has fixed it and the workaround can go."""
+    fails, mmseg has fixed it and the workaround (ours in place of mmseg's
+    ``cross_entropy``) can go."""
     logits, labels = pixels_to_tensors(PIXELS_WCE, 2, 3)
     with pytest.raises(IndexError, match='255'):
-        CrossEntropyLoss(class_weight=CLASS_WEIGHT_3, avg_non_ignore=True)(
-            logits, labels, ignore_index=IGNORE)
+        MMSEG_CROSS_ENTROPY(logits, labels,
+                            class_weight=torch.tensor(CLASS_WEIGHT_3),
+                            ignore_index=IGNORE, avg_non_ignore=True)
+
+
+@pytest.mark.parametrize('avg_non_ignore', [True, False])
+def test_mmseg_class_weighted_ce_works_on_ignored_pixels(avg_non_ignore):
+    """Issue 31, case 10: mmseg's own CrossEntropyLoss with class weights
+    (also read from a file) trains on batches with ignored pixels, with
+    PyTorch's weighted mean (before: IndexError: index 255 is out of
+    bounds at the first iteration)."""
+    logits, labels = pixels_to_tensors(PIXELS_WCE, 2, 3)
+    loss, grad = loss_and_grad(
+        CrossEntropyLoss(class_weight=CLASS_WEIGHT_3,
+                         avg_non_ignore=avg_non_ignore), logits, labels,
+        ignore_index=IGNORE)
+    assert loss.item() == pytest.approx(
+        reference_weighted_ce(PIXELS_WCE, CLASS_WEIGHT_3), rel=1e-6)
+    assert torch.isfinite(grad).all()
+
+
+def test_mmseg_ce_with_class_weights_of_another_count_is_named(tmp_path):
+    weights = tmp_path / 'w.json'
+    weights.write_text(json.dumps([1.0] * 10))
+    logits, labels = random_problem(num_classes=4)
+    with pytest.raises(ValueError, match='10 class weights but the scores '
+                       'have 4 classes'):
+        CrossEntropyLoss(class_weight=str(weights))(logits, labels)
+
+
+@pytest.mark.parametrize('loss_type', [
+    'CrossEntropyLoss', 'ClassWeightedCrossEntropyLoss', 'LovaszLoss'])
+@pytest.mark.parametrize('values, message', [
+    ([1.0, -0.5, 2.0], r'must not be negative; classes \[1\] have \[-0.5\]'),
+    ([0.0, 0.0, 0.0], 'are all zero'),
+    ([1.0, float('inf'), 2.0], 'must be finite'),
+])
+@pytest.mark.parametrize('as_file', [False, True])
+def test_negative_zero_sum_or_non_finite_class_weights_are_refused(
+        tmp_path, loss_type, values, message, as_file):
+    source = values
+    if as_file:
+        source = str(tmp_path / 'weights.npy')
+        np.save(source, np.array(values))
+    extra = dict(reduction='none', loss_type='multi_class') \
+        if loss_type == 'LovaszLoss' else {}
+    with pytest.raises(ValueError, match=message) as error:
+        MODELS.build(dict(type=loss_type, class_weight=source, **extra))
+    if as_file:
+        assert source in str(error.value)
 
 
 def test_class_weighted_ce_with_ignored_pixels_matches_hand_computation():

@@ -118,7 +118,7 @@ def test_entry_that_is_not_a_number_is_rejected(tmp_path, entry, shown):
             match=rf'freqs.json: entry 1 is {shown}; every entry must be a '
             'number'):
         ObjectWeightedFocalLoss(str(path))
-    with pytest.raises(ValueError, match=rf'given as a list: entry 1 is'):
+    with pytest.raises(ValueError, match=r'given as a list: entry 1 is'):
         ObjectWeightedFocalLoss([0.7, entry, 0.05])
 
 

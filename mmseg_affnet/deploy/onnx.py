@@ -100,7 +100,7 @@ def create_ort_session(file: PathLike,
     """Open an onnxruntime session of an ONNX file.
 
     The defaults are the fastest settings measured for AFFNet at 512x1024
-    on 2 CPU threads (see the README's deployment section): all graph
+    on 2 CPU threads (docs/user_guides/deployment.md): all graph
     optimisations, sequential execution, memory pattern on, no spinning.
 
     Args:

@@ -44,14 +44,15 @@ from .onnx import INPUT_NAME, _path_of, export_onnx
 
 PathLike = Union[str, Path]
 # Not Entropy: in onnxruntime 1.32 its KL search has a single candidate, so
-# it equals MinMax (README, "INT8 accuracy on the demo model").
+# it equals MinMax (docs/user_guides/deployment.md, "INT8 accuracy on the
+# demo model").
 CALIBRATION_METHODS = {
     'minmax': CalibrationMethod.MinMax,
     'percentile': CalibrationMethod.Percentile,
 }
 DEFAULT_METHOD = 'minmax'
 # Left in fp32: quantized, they run slower or no faster and add Q/DQ nodes
-# (README, "Benchmarks and deployment").
+# (docs/user_guides/deployment.md).
 FP32_OP_TYPES = ('AveragePool', 'Resize')
 DEFAULT_OP_TYPES = tuple(sorted(set(QDQRegistry) - set(FP32_OP_TYPES)))
 

@@ -23,8 +23,9 @@ its config defines them; they are part of the architecture's training
 signal. To every training the same two things are added:
 
 - :class:`mmseg_affnet.engine.PreciseBNHook`, so that every model is
-  evaluated with BN statistics of its final weights (see the README for the
-  Fast-SCNN measurement that made this necessary);
+  evaluated with BN statistics of its final weights (see
+  docs/reproduction/comparison.md for the Fast-SCNN measurement that made
+  this necessary);
 - ``GenerateEdge`` before ``PackSegInputs`` in the train pipeline: PIDNet's
   boundary loss needs the edge map, the other models ignore it.
 """

@@ -4,8 +4,8 @@ from .datasets import *  # noqa: F401,F403
 from .engine import *  # noqa: F401,F403
 from .evaluation import *  # noqa: F401,F403
 from . import registry  # noqa: F401
-from .utils.mim import register_package_configs
+from .compat import apply_patches
 
-register_package_configs()
+apply_patches()
 
 __version__ = '0.1.0'

@@ -5,7 +5,8 @@ checkpoints, ``load_from``, ``--resume``, a file handed to ``tools/test.py``,
 ``tools/infer.py``, ``tools/export_onnx.py`` or the benchmark. A file that
 would need to unpickle Python objects (and could run code doing so) is
 refused, wherever it lies. Importing ``mmseg_affnet`` registers
-:func:`load_checkpoint` as mmengine's loader for local paths, so mmengine's
+:func:`load_checkpoint` as mmengine's loader for local paths
+(:func:`mmseg_affnet.compat.patch_mmengine_checkpoint_loader`), so mmengine's
 plain ``Runner`` (and mmseg's own ``tools/train.py``/``test.py`` given a
 config with ``custom_imports``) load through it too.
 
@@ -29,7 +30,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 from mmengine.logging import HistoryBuffer
-from mmengine.runner.checkpoint import CheckpointLoader
 
 from ..utils.io import require_file
 
@@ -201,15 +201,6 @@ def same_model_as(config_text: str) -> Callable[[dict], bool]:
                        for key, _, _ in differences)
 
     return fits
-
-
-def _load_local(filename: str, map_location: MapLocation = None) -> dict:
-    return load_checkpoint(filename, map_location)
-
-
-# mmengine's Runner reads local checkpoints through CheckpointLoader; this
-# replaces its torch.load-with-defaults loader by the one above.
-CheckpointLoader.register_scheme(prefixes='', loader=_load_local, force=True)
 
 
 def checkpoint_state_dict(checkpoint: dict) -> 'OrderedDict[str, Any]':

@@ -2,7 +2,7 @@ from .cli import add_debug_argument, error_line, reported_errors
 from .config import iter_dicts, load_config, without_pretrained
 from .device import resolve_device
 from .image import UnreadableImageError, read_image, write_png
-from .mim import config_file, register_package_configs, shipped_folder
+from .mim import config_file, shipped_folder
 from .io import (atomic_open, atomic_write_bytes, atomic_write_text,
                  check_output_folder, refuse_existing, refuse_foreign,
                  refuse_inputs, replace_marked_block, write_owned)
@@ -12,7 +12,7 @@ __all__ = [
     'atomic_write_text', 'check_output_folder', 'error_line', 'iter_dicts',
     'load_config', 'refuse_existing', 'refuse_foreign', 'refuse_inputs',
     'replace_marked_block',
-    'read_image', 'register_package_configs', 'reported_errors',
+    'read_image', 'reported_errors',
     'shipped_folder', 'resolve_device', 'UnreadableImageError',
     'without_pretrained', 'write_owned', 'write_png'
 ]

@@ -10,10 +10,11 @@ mmengine resolves ``package::path`` (``_base_`` entries,
 :func:`mmengine.hub.get_config`) only for the packages of its fixed
 ``MODULE2PACKAGE`` table and only for paths with a folder
 (open-mmlab/mmengine#1410; the fix, #1411, was closed unmerged).
-:func:`register_package_configs`, run when the package is imported, teaches
-it ``mmseg_affnet::<path>`` by wrapping the two private helpers mmengine's
-config and hub modules call; other packages are resolved as before. It goes
-when mmengine resolves any installed package's ``.mim/configs``.
+:func:`own_package_first` and :func:`own_installed_path` wrap the two
+private helpers mmengine's config and hub modules call, so that they
+resolve ``mmseg_affnet::<path>`` and other packages as before;
+:func:`mmseg_affnet.compat.patch_mmengine_package_configs` puts them in
+place when the package is imported.
 """
 import os.path as osp
 from typing import Callable, Tuple
@@ -52,8 +53,18 @@ def config_file(path: str) -> str:
                     path.split('::', 1)[1] if '::' in path else path)
 
 
-def _own_package_first(upstream: Callable[[str], Tuple[str, str]]
-                       ) -> Callable[[str], Tuple[str, str]]:
+def own_package_first(upstream: Callable[[str], Tuple[str, str]]
+                      ) -> Callable[[str], Tuple[str, str]]:
+    """mmengine's ``_get_package_and_cfg_path``, also for
+    ``mmseg_affnet::<path>`` (a path without a folder included).
+
+    Args:
+        upstream (Callable): mmengine's own helper, called for every other
+            path; kept as the wrapper's ``upstream`` attribute.
+
+    Returns:
+        Callable[[str], tuple[str, str]]: ``cfg_path`` -> (package, path).
+    """
 
     def get_package_and_cfg_path(cfg_path: str) -> Tuple[str, str]:
         package, separator, path = cfg_path.partition('::')
@@ -65,8 +76,18 @@ def _own_package_first(upstream: Callable[[str], Tuple[str, str]]
     return get_package_and_cfg_path
 
 
-def _own_installed_path(upstream: Callable[[str], str]
-                        ) -> Callable[[str], str]:
+def own_installed_path(upstream: Callable[[str], str]
+                       ) -> Callable[[str], str]:
+    """mmengine's ``get_installed_path``, also for this package (installed,
+    editable, or a checkout with ``.mim`` links).
+
+    Args:
+        upstream (Callable): mmengine's own helper, called for every other
+            package; kept as the wrapper's ``upstream`` attribute.
+
+    Returns:
+        Callable[[str], str]: package name -> the folder holding ``.mim``.
+    """
 
     def get_installed_path(package: str) -> str:
         # ``.mim`` is looked up under the returned folder.
@@ -84,16 +105,3 @@ def _checkout_as_package() -> str:
         f'{PACKAGE_DIR} has no .mim folder of configs: mmseg_affnet:: paths '
         'need an installed package (pip install .) or an editable one (pip '
         'install -e .); in a source checkout use configs/... paths.')
-
-
-def register_package_configs() -> None:
-    """Let mmengine resolve ``mmseg_affnet::<path>`` (idempotent)."""
-    from mmengine.config import config as config_module
-    from mmengine.hub import hub as hub_module
-    for module in (config_module, hub_module):
-        if not hasattr(module._get_package_and_cfg_path, 'upstream'):
-            module._get_package_and_cfg_path = _own_package_first(
-                module._get_package_and_cfg_path)
-        if not hasattr(module.get_installed_path, 'upstream'):
-            module.get_installed_path = _own_installed_path(
-                module.get_installed_path)

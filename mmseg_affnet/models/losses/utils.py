@@ -6,22 +6,16 @@ Losses take per-class numbers as a list, or as a file: JSON, or ``.npy``
 read with ``allow_pickle=False``. Nothing else is read: mmseg's
 ``get_class_weight`` reads any other path with ``mmengine.load``, which
 unpickles ``.pkl`` files and constructs Python objects from YAML tags, so a
-crafted file runs code when a loss is built. Importing this module also
-puts :func:`get_class_weight` in place of mmseg's in the mmseg loss modules
-that call it (``CrossEntropyLoss``, ``LovaszLoss``, ``TverskyLoss``,
+crafted file runs code when a loss is built. :func:`get_class_weight`
+takes the place of mmseg's in the mmseg loss modules that call it
+(``CrossEntropyLoss``, ``LovaszLoss``, ``TverskyLoss``,
 ``HuasdorffDisstanceLoss``), so that configs of mmseg's own losses are read
-the same way, and refused when negative, all zero or not finite. mmseg
-1.2.2 has no option for a safe reader; the replacement goes when mmseg's
-``get_class_weight`` stops calling ``mmengine.load`` on arbitrary files
-(mmsegmentation/mmseg/models/losses/utils.py).
-
-It also puts :func:`ignore_safe_cross_entropy` in place of mmseg's
-``cross_entropy`` (``mmseg/models/losses/cross_entropy_loss.py``), whose
-class-weighted mean fails on any batch with an ignored pixel (mmseg 1.2.2);
-that replacement goes when mmseg's ``cross_entropy`` masks ignored pixels
-before it looks up their class weights.
+the same way, and refused when negative, all zero or not finite; and
+:func:`ignore_safe_cross_entropy` takes the place of mmseg's
+``cross_entropy``, whose class-weighted mean fails on any batch with an
+ignored pixel (mmseg 1.2.2). Both are put in place, with the reason and
+when they go, by :mod:`mmseg_affnet.compat`.
 """
-import importlib
 import json
 import math
 import numbers
@@ -41,9 +35,6 @@ FILE_SUFFIXES = ('.json', '.npy')
 #: mmseg's own ``cross_entropy``, which :func:`ignore_safe_cross_entropy`
 #: wraps.
 MMSEG_CROSS_ENTROPY = _mmseg_cross_entropy_module.cross_entropy
-#: mmseg loss modules whose ``get_class_weight`` is replaced.
-MMSEG_LOSS_MODULES = ('utils', 'cross_entropy_loss', 'lovasz_loss',
-                      'tversky_loss', 'huasdorff_distance_loss')
 
 
 def read_class_values(source: ClassValues,
@@ -257,20 +248,6 @@ def ignore_safe_cross_entropy(pred: torch.Tensor,
                                 avg_factor, ignore_index, avg_non_ignore)
 
 
-def _replace_mmseg_get_class_weight() -> None:
-    for name in MMSEG_LOSS_MODULES:
-        try:
-            module = importlib.import_module(f'mmseg.models.losses.{name}')
-        except ImportError:  # a module another mmseg version lacks
-            continue
-        if hasattr(module, 'get_class_weight'):
-            module.get_class_weight = get_class_weight
-    # CrossEntropyLoss picks its criterion by this module-level name when
-    # it is built.
-    _mmseg_cross_entropy_module.cross_entropy = ignore_safe_cross_entropy
-
-
-
 CITYSCAPES_FREQUENCY_FILE = osp.join(
     osp.dirname(__file__), 'cityscapes_class_frequency.json')
 CAMVID_FREQUENCY_FILE = osp.join(osp.dirname(__file__),
@@ -382,6 +359,3 @@ def check_reduction(reduction: Optional[str], allow_none: bool) -> None:
         return
     raise ValueError(
         f'reduction must be one of {REDUCTIONS}, got {reduction!r}.')
-
-
-_replace_mmseg_get_class_weight()

@@ -48,7 +48,7 @@ from mmseg.structures import SegDataSample
 from mmseg.visualization import SegLocalVisualizer
 
 from ..utils.image import UnreadableImageError, read_image, write_png
-from ..utils.io import check_output_folder, refuse_existing
+from ..utils.io import check_output_folder, not_a_file, refuse_existing
 from ..engine.segmentor import init_segmentor
 from ..utils.cli import Interrupted, interrupt_name
 from ..utils.config import load_config
@@ -106,7 +106,7 @@ def find_images(path: str) -> Tuple[List[str], List[Tuple[str, str]]]:
     if not osp.lexists(path):
         raise FileNotFoundError(f'No such image file or folder: {path}')
     if not osp.isdir(path):
-        return [], [(path, _not_a_file(path))]
+        return [], [(path, not_a_file(path))]
     images, skipped, searched = [], [], set()
     _search_folder(path, path, images, skipped, searched)
     if not images and not skipped:
@@ -140,15 +140,7 @@ def _search_folder(root: str, folder: str, images: List[str],
             if osp.isfile(entry):
                 images.append(osp.relpath(entry, root))
             else:
-                skipped.append((entry, _not_a_file(entry)))
-
-
-def _not_a_file(path: str) -> str:
-    """Why ``path`` cannot be read as an image file
-    (:func:`mmseg_affnet.apis.video_io.not_a_file`)."""
-    # Imported here: video_io imports this module for IMAGE_SUFFIXES.
-    from .video_io import not_a_file
-    return not_a_file(path)
+                skipped.append((entry, not_a_file(entry)))
 
 
 def plan_jobs(inputs: Sequence[str],

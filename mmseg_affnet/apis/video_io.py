@@ -19,7 +19,6 @@ Example:
     ...     sink.write(frame.image)
     >>> sink.close(keep=True)
 """
-import errno
 import os
 import os.path as osp
 import re
@@ -32,7 +31,7 @@ import cv2
 import numpy as np
 
 from ..utils.image import UnreadableImageError, read_image, write_png
-from ..utils.io import check_output_folder, refuse_existing
+from ..utils.io import check_output_folder, not_a_file, refuse_existing
 from .infer import IMAGE_SUFFIXES
 
 #: Codec of each output extension that OpenCV's FFmpeg backend writes.
@@ -258,23 +257,6 @@ def _open_folder(path: str) -> FrameSource:
             from None
     return FrameSource('folder', path, first, None, len(files), files=files)
 
-
-
-def not_a_file(path: str) -> str:
-    """Why ``path``, which is not a regular file (links followed), cannot
-    be read as one: a link that loops or points nowhere, a folder, or
-    another kind of file."""
-    try:
-        os.stat(path)
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            return 'a symbolic link that loops'
-        if osp.islink(path):
-            return f'a symbolic link to {os.readlink(path)}, which is ' \
-                f'missing ({error.strerror})'
-        return error.strerror
-    return 'a folder' if osp.isdir(path) else \
-        'a device, pipe or socket, not a file'
 
 
 def _reason(error: Exception) -> str:

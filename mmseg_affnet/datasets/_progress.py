@@ -2,9 +2,10 @@
 """
 import os
 import sys
+from multiprocessing import Pool
 from typing import Callable, List, Sequence
 
-from mmengine.utils import track_parallel_progress, track_progress
+from mmengine.utils import ProgressBar, track_progress
 
 
 def map_with_progress(func: Callable,
@@ -14,9 +15,12 @@ def map_with_progress(func: Callable,
                       chunksize: int = 1) -> List:
     """``[func(task) for task in tasks]`` with a progress bar, in processes.
 
-    A thin switch between mmengine's ``track_progress`` (one process) and
-    ``track_parallel_progress`` (a pool of ``nproc`` processes; ``func`` and
-    the tasks must be picklable). Results keep the order of ``tasks``.
+    mmengine's ``track_progress`` in one process; in ``nproc`` processes
+    (``func`` and the tasks must be picklable), a pool that is stopped as
+    soon as a task raises or the run is interrupted. mmengine's
+    ``track_parallel_progress`` is not used for the pool: it leaves its
+    workers running when a task raises, so they go on writing files after
+    the error was reported. Results keep the order of ``tasks``.
 
     Args:
         func (Callable): Applied to each task.
@@ -35,6 +39,12 @@ def map_with_progress(func: Callable,
         file = sys.stdout if progress else devnull
         if nproc <= 1 or len(tasks) == 1:
             return track_progress(func, tasks, file=file)
-        return track_parallel_progress(
-            func, tasks, min(nproc, len(tasks)), chunksize=chunksize,
-            file=file)
+        # Leaving the block terminates the workers, on an error too.
+        with Pool(min(nproc, len(tasks))) as pool:
+            bar = ProgressBar(len(tasks), file=file)
+            results = []
+            for result in pool.imap(func, tasks, chunksize):
+                results.append(result)
+                bar.update()
+            file.write('\n')
+        return results

@@ -101,6 +101,30 @@ def special_file_kind(path: PathLike) -> str:
     return 'not a regular file'
 
 
+def not_a_file(path: PathLike) -> str:
+    """Why ``path``, which is not a regular file (links followed), cannot
+    be read as one.
+
+    Args:
+        path (str | PathLike): A path that is not a regular file.
+
+    Returns:
+        str: e.g. ``'a symbolic link that loops'``, ``'a symbolic link to
+        x.png, which is missing (No such file or directory)'``,
+        ``'a folder'`` or ``'a named pipe (FIFO)'``.
+    """
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return 'a symbolic link that loops'
+        if osp.islink(path):
+            return f'a symbolic link to {os.readlink(path)}, which is ' \
+                f'missing ({error.strerror})'
+        return error.strerror
+    return 'a folder' if osp.isdir(path) else special_file_kind(path)
+
+
 @contextmanager
 def atomic_path(path: PathLike, overwrite: bool = False) -> Iterator[str]:
     """Let a writer that takes a file name write ``path`` whole or not at all.

@@ -319,7 +319,7 @@ def test_every_skipped_entry_is_named_with_its_reason(tmp_path, config,
         f'{folder}/gone.png': f'a symbolic link to {tmp_path}/gone.png, '
         'which is missing (No such file or directory)',
         f'{folder}/loop.png': 'a symbolic link that loops',
-        f'{folder}/pipe.png': 'a device, pipe or socket, not a file',
+        f'{folder}/pipe.png': 'a named pipe (FIFO)',
         f'{folder}/thin.png': skipped.get(f'{folder}/thin.png'),
     }
     assert skipped[f'{folder}/thin.png'].startswith(

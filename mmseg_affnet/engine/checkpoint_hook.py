@@ -447,13 +447,19 @@ def check_resumed_config(checkpoint: Dict, config_text: str, filename: str,
         'now' for key, before, now in differences[:MAX_LISTED])
     more = (f'\n  ... and {len(differences) - MAX_LISTED} more'
             if len(differences) > MAX_LISTED else '')
+    model_changed = any(key == 'model' or key.startswith('model.')
+                        for key, _, _ in differences)
+    fit = ('; the model settings differ, so they load only where every '
+           'layer keeps its shape (one that does not is refused, named)'
+           if model_changed else '')
     raise ValueError(
         f'--resume would continue the training of checkpoint {filename} '
         f'with another config: {len(differences)} setting(s) differ from '
         f'the config it was written by:\n{listed}{more}\n'
         'Resume with that training\'s config (a copy is in its work '
         'dir), or start a new training with another --work-dir (add '
-        f'--cfg-options load_from={filename} to start from its weights). '
+        f'--cfg-options load_from={filename} to start from its weights'
+        f'{fit}). '
         'A resume accepts other values only for: '
         f'{", ".join(RESUME_ACCEPTS)}; more with '
         "default_hooks.checkpoint.resume_accepts=['KEY', ...].")

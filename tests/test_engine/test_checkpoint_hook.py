@@ -239,6 +239,8 @@ def test_resume_with_another_config_is_refused(tmp_path, demo_root):
     for accepted in ('train_cfg.max_epochs', 'experiment_name', 'resume'):
         assert f'- {accepted}:' not in listed
     assert '--work-dir' in message
+    assert 'the model settings differ, so they load only where every ' \
+        'layer keeps its shape' in message
     assert {name: open(osp.join(work_dir, name), 'rb').read()
             for name in _files(work_dir)
             if name.endswith('.pth')} == checkpoints

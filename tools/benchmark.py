@@ -19,7 +19,7 @@ from mmengine.logging import print_log
 from mmseg_affnet.analysis import (MODEL_ZOO, environment, result_paths,
                                    run_benchmark, select_deploy_models,
                                    select_models, write_results)
-from mmseg_affnet.engine.cli import add_cfg_options_argument
+from mmseg_affnet.utils.cli import add_cfg_options_argument
 from mmseg_affnet.models.utils import check_input_size
 from mmseg_affnet.utils import add_debug_argument, reported_errors
 

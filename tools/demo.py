@@ -20,7 +20,7 @@ import os.path as osp
 from typing import Sequence
 
 from mmseg_affnet.apis.demo import run_demo
-from mmseg_affnet.engine.cli import add_cfg_options_argument
+from mmseg_affnet.utils.cli import add_cfg_options_argument
 from mmseg_affnet.utils import (add_debug_argument, config_file,
                                 reported_errors)
 

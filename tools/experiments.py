@@ -25,7 +25,7 @@ Examples:
 import argparse
 from typing import Optional, Sequence
 
-from mmseg_affnet.engine.cli import (add_cfg_options_argument,
+from mmseg_affnet.utils.cli import (add_cfg_options_argument,
                                      add_launcher_argument)
 from mmseg_affnet.research.campaign import (add_executor_arguments,
                                             executor_from_args)

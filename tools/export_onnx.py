@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 from mmengine.logging import print_log
 
 from mmseg_affnet.deploy import export_segmentor
-from mmseg_affnet.engine.cli import add_cfg_options_argument
+from mmseg_affnet.utils.cli import add_cfg_options_argument
 from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 

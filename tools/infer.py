@@ -16,7 +16,7 @@ import sys
 from typing import Optional, Sequence
 
 from mmseg_affnet.apis.infer import segment_images
-from mmseg_affnet.engine.cli import add_cfg_options_argument
+from mmseg_affnet.utils.cli import add_cfg_options_argument
 from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 

@@ -22,7 +22,7 @@ from mmengine.logging import print_log
 
 from mmseg_affnet.deploy import (CALIBRATION_METHODS, accuracy_table,
                                  compare_accuracy, quantize_segmentor)
-from mmseg_affnet.engine.cli import add_cfg_options_argument
+from mmseg_affnet.utils.cli import add_cfg_options_argument
 from mmseg_affnet.utils import add_debug_argument, reported_errors
 
 

@@ -25,7 +25,7 @@ import sys
 from typing import Optional, Sequence
 
 from mmseg_affnet.apis.video import segment_video, video_report
-from mmseg_affnet.engine.cli import add_cfg_options_argument
+from mmseg_affnet.utils.cli import add_cfg_options_argument
 from mmseg_affnet.utils import add_debug_argument, reported_errors
 from mmseg_affnet.utils.cli import EXIT_INTERRUPTED, stop_signals_as_ctrl_c
 

@@ -27,7 +27,7 @@ from mmseg_affnet.apis import build_runner, run_test, run_training
 from mmseg_affnet.datasets import check_dataset_layout
 from mmseg_affnet.engine import check_work_dir
 from mmseg_affnet.engine.checkpoint import load_checkpoint
-from mmseg_affnet.engine.cli import config_from_args
+from mmseg_affnet.utils.cli import config_from_args
 from mmseg_affnet.utils.io import LOCK_NAME, folder_lock
 
 EPOCHS = 6

@@ -145,6 +145,7 @@ def test_load_from_refuses_python_objects(tmp_path, data_root, evil,
         runner.train()
 
 
+@pytest.mark.slow
 def test_test_tool_refuses_a_file_in_its_own_work_dir(tmp_path, config,
                                                       evil, no_code_run):
     work_dir = str(tmp_path / 'work_dirs' / 'tiny')
@@ -168,6 +169,7 @@ def test_resume_never_runs_the_config_text_of_a_checkpoint(
         'train_cfg.max_epochs': 1, 'param_scheduler.0.end': 1}).train()
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_planted_last_checkpoint(tmp_path, config, evil,
                                                   no_code_run):
     work_dir = str(tmp_path / 'work_dir')
@@ -179,6 +181,7 @@ def test_resume_refuses_a_planted_last_checkpoint(tmp_path, config, evil,
             if name.endswith('.pth')] == ['epoch_3.pth']
 
 
+@pytest.mark.slow
 def test_infer_refuses_python_objects(tmp_path, config, data_root, evil,
                                       no_code_run):
     image = next(
@@ -191,6 +194,7 @@ def test_infer_refuses_python_objects(tmp_path, config, data_root, evil,
     assert not osp.exists(out) or not os.listdir(out)
 
 
+@pytest.mark.slow
 def test_export_refuses_python_objects(tmp_path, config, evil, no_code_run):
     onnx_file = str(tmp_path / 'x.onnx')
     _refused(
@@ -199,6 +203,7 @@ def test_export_refuses_python_objects(tmp_path, config, evil, no_code_run):
     assert not osp.exists(onnx_file)
 
 
+@pytest.mark.slow
 def test_mmseg_test_tool_loads_through_the_project_loader(
         tmp_path, config, evil, no_code_run):
     work_dir = str(tmp_path / 'work_dir')
@@ -221,6 +226,7 @@ def test_an_image_is_not_a_checkpoint(tmp_path, config):
         assert 'weights_only' not in str(error.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('damage', ['empty', 'truncated'])
 def test_resume_from_a_damaged_last_checkpoint_names_the_intact_one(
         tmp_path, config, trained, damage):
@@ -247,6 +253,7 @@ def test_resume_from_a_damaged_last_checkpoint_names_the_intact_one(
         assert resumed['meta']['epoch'] == 2
 
 
+@pytest.mark.slow
 def test_resume_from_a_missing_last_checkpoint_says_so(tmp_path, config,
                                                        trained):
     work_dir = str(tmp_path / 'work_dir')
@@ -265,6 +272,7 @@ def test_resume_from_a_missing_last_checkpoint_says_so(tmp_path, config,
     assert 'stage' not in message
 
 
+@pytest.mark.slow
 def test_test_tool_refuses_a_checkpoint_of_another_config(
         tmp_path, other_config, trained):
     output = _refused(
@@ -274,6 +282,7 @@ def test_test_tool_refuses_a_checkpoint_of_another_config(
     assert NO_METRICS not in output
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_checkpoint_of_another_config(
         tmp_path, other_config, trained):
     work_dir = str(tmp_path / 'work_dir')
@@ -289,6 +298,7 @@ def test_resume_refuses_a_checkpoint_of_another_config(
     assert not osp.exists(work_dir)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('option', ['--out', '--show-dir'])
 def test_test_tool_does_not_overwrite_output_folders(
         tmp_path, config, trained, option):
@@ -307,6 +317,7 @@ def test_test_tool_does_not_overwrite_output_folders(
     assert kept.read_bytes() == b'users file'
 
 
+@pytest.mark.slow
 def test_resume_into_another_runs_work_dir_is_refused(tmp_path, config,
                                                       trained):
     work_dir = tmp_path / 'other_run'
@@ -324,6 +335,7 @@ def test_resume_into_another_runs_work_dir_is_refused(tmp_path, config,
     assert after == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('tool', ['train', 'test'])
 def test_missing_config_is_a_clean_error(tmp_path, tool):
     missing = str(tmp_path / 'missing.py')

@@ -43,6 +43,7 @@ def read_csv(path: str):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_benchmark_csv_has_every_run_and_column(benchmark_dir):
     rows = read_csv(osp.join(benchmark_dir, 'benchmark.csv'))
     runs = [(r['model'], r['variant'], r['precision']) for r in rows]
@@ -90,6 +91,7 @@ def test_benchmark_csv_has_every_run_and_column(benchmark_dir):
                  ['gmacs']) == pytest.approx(2048**3 / 1e9)
 
 
+@pytest.mark.slow
 def test_benchmark_json_matches_csv(benchmark_dir):
     with open(osp.join(benchmark_dir, 'benchmark.json')) as f:
         result = json.load(f)
@@ -104,11 +106,13 @@ def test_benchmark_json_matches_csv(benchmark_dir):
     assert 'multiply-add' in environment['flop_counter']
 
 
+@pytest.mark.slow
 def test_benchmark_plot_is_an_image(benchmark_dir):
     image = matplotlib.image.imread(osp.join(benchmark_dir, 'benchmark.png'))
     assert image.ndim == 3 and min(image.shape[:2]) > 100
 
 
+@pytest.mark.slow
 def test_benchmark_refuses_to_overwrite_results(benchmark_dir):
     with pytest.raises(FileExistsError, match='benchmark.csv'):
         result_paths(benchmark_dir, 'benchmark')
@@ -120,6 +124,7 @@ def test_benchmark_refuses_to_overwrite_results(benchmark_dir):
         benchmark_dir, 'other.csv')
 
 
+@pytest.mark.slow
 def test_benchmark_rejects_unknown_models_and_sizes():
     with pytest.raises(ValueError, match='Unknown models'):
         select_models(['NoSuchNet'], [])

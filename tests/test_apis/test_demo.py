@@ -19,6 +19,7 @@ SHORT_RUN = {
 }
 
 
+@pytest.mark.slow
 def test_demo_writes_checkpoint_log_and_overlays(tmp_path):
     work_dir, data_root = tmp_path / 'work', tmp_path / 'data'
     result = run_demo(DEMO_CONFIG, str(work_dir), str(data_root),

@@ -55,6 +55,7 @@ def _assert_same(expected, actual, where='checkpoint'):
         assert expected == actual, where
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_as_if_uninterrupted(tmp_path, demo_root):
     config = write_tiny_config(
         str(tmp_path / 'tiny.py'), demo_root, max_epochs=MAX_EPOCHS,
@@ -120,6 +121,7 @@ def _pointer(work_dir: str) -> str:
         return osp.basename(f.read().strip())
 
 
+@pytest.mark.slow
 def test_kill_while_saving_keeps_the_last_checkpoint(tmp_path, demo_root):
     config = write_tiny_config(str(tmp_path / 'tiny.py'), demo_root,
                                max_epochs=3)
@@ -146,6 +148,7 @@ default_hooks = dict(
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     'kill_saving, scores, kept_best, resumed_scores, after_resume',
     [
@@ -319,6 +322,7 @@ def _file_size_limit(limit: int):
     return set_limit
 
 
+@pytest.mark.slow
 def test_file_size_limit_while_saving_leaves_no_partial_checkpoint(
         tmp_path, demo_root):
     """Issue 31, case 3: under ``ulimit -f`` (4 MB; a checkpoint of the

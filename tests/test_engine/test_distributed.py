@@ -21,6 +21,9 @@ from tests.utils.tools import TESTS_UTILS_DIR, TOOLS_DIR
 from tests.utils.training import make_demo_data, run_tool, write_tiny_config
 from mmseg_affnet.engine import select_cpu_distributed_runner
 
+# Every test here starts processes (torchrun).
+pytestmark = pytest.mark.slow
+
 EXIT_THREADS = osp.join(TESTS_UTILS_DIR, 'exit_threads.py')
 
 REPEATS = 3

@@ -38,16 +38,15 @@ from mmengine.runner import (EpochBasedTrainLoop, IterBasedTrainLoop,
 from mmseg.registry import HOOKS
 
 from ..utils.io import PART_SUFFIX, atomic_path, atomic_write_text
-from .checkpoint import (NOT_SET, RESUME_ACCEPTS, config_differences,
-                         from_weights_only_safe, load_checkpoint,
+from .checkpoint import (from_weights_only_safe, load_checkpoint,
                          same_model_as, to_weights_only_safe,
                          weight_mismatch)
+from .resume_config import check_resumed_config
 from .random_state import capture_random_state, restore_random_state
 
 # Message-hub key: the epoch (or iteration) whose checkpoint is saved and
 # whose validation has not completed yet; None once it has.
 PENDING_VALIDATION = 'pending_validation'
-MAX_LISTED = 10
 
 
 @HOOKS.register_module()
@@ -89,7 +88,7 @@ class ResumableCheckpointHook(CheckpointHook):
     - **So is a checkpoint of another config.** The resumed training's
       config is compared with the one the checkpoint was written by
       (``meta['cfg']``, read without running it); a difference outside
-      :data:`mmseg_affnet.engine.checkpoint.RESUME_ACCEPTS` (more epochs,
+      :data:`mmseg_affnet.engine.resume_config.RESUME_ACCEPTS` (more epochs,
       another validation interval, logging, workers, ...) is refused,
       naming the settings, before anything is loaded or deleted.
 
@@ -413,58 +412,6 @@ class ResumableCheckpointHook(CheckpointHook):
                   logger='current')
 
 
-def check_resumed_config(checkpoint: Dict, config_text: str, filename: str,
-                         accepts: Sequence[str] = ()) -> None:
-    """Refuse to resume ``checkpoint`` with a config other than its own.
-
-    Args:
-        checkpoint (dict): The checkpoint to resume (its ``meta['cfg']``).
-        config_text (str): The resumed training's config
-            (``Config.pretty_text``).
-        filename (str): The checkpoint's path, for the message.
-        accepts (Sequence[str]): More settings that may differ
-            (``resume_accepts``). Default: ().
-
-    Raises:
-        ValueError: Naming up to 10 differing settings with both values.
-    """
-    saved = (checkpoint.get('meta') or {}).get('cfg')
-    try:
-        differences = config_differences(saved, config_text, accepts) \
-            if isinstance(saved, str) else None
-    except SyntaxError:
-        differences = None
-    if differences is None:
-        print_log(
-            f'Checkpoint {filename} holds no readable config, so the '
-            'config of the resumed training is not compared with the one '
-            'it was written by.', logger='current', level=logging.WARNING)
-        return
-    if not differences:
-        return
-    listed = '\n'.join(
-        f'  - {key}: {_short(before)} in the checkpoint, {_short(now)} '
-        'now' for key, before, now in differences[:MAX_LISTED])
-    more = (f'\n  ... and {len(differences) - MAX_LISTED} more'
-            if len(differences) > MAX_LISTED else '')
-    model_changed = any(key == 'model' or key.startswith('model.')
-                        for key, _, _ in differences)
-    fit = ('; the model settings differ, so they load only where every '
-           'layer keeps its shape (one that does not is refused, named)'
-           if model_changed else '')
-    raise ValueError(
-        f'--resume would continue the training of checkpoint {filename} '
-        f'with another config: {len(differences)} setting(s) differ from '
-        f'the config it was written by:\n{listed}{more}\n'
-        'Resume with that training\'s config (a copy is in its work '
-        'dir), or start a new training with another --work-dir (add '
-        f'--cfg-options load_from={filename} to start from its weights'
-        f'{fit}). '
-        'A resume accepts other values only for: '
-        f'{", ".join(RESUME_ACCEPTS)}; more with '
-        "default_hooks.checkpoint.resume_accepts=['KEY', ...].")
-
-
 def check_resume_before_building(cfg) -> None:
     """Run the config check of a resume before a runner is built.
 
@@ -496,10 +443,3 @@ def check_resume_before_building(cfg) -> None:
                                  fits=same_model_as(text))
     check_resumed_config(checkpoint, text, filename,
                          hook.get('resume_accepts', ()))
-
-
-def _short(value) -> str:
-    if value == NOT_SET:
-        return 'not set'
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + '...'

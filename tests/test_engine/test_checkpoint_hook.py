@@ -22,9 +22,9 @@ from tests.utils.training import (make_demo_data, run_tool, tiny_config,
                                   tool_env, train_command,
                                   wait_for_checkpoint, write_tiny_config)
 from mmseg_affnet.apis import run_training
-from mmseg_affnet.engine.checkpoint import (config_differences,
-                                            load_checkpoint, load_weights,
-                                            parse_config_text)
+from mmseg_affnet.engine.checkpoint import load_checkpoint, load_weights
+from mmseg_affnet.engine.resume_config import (config_differences,
+                                               parse_config_text)
 from mmseg_affnet.utils import reported_errors
 from mmseg_affnet.utils.cli import was_interrupted
 from mmseg_affnet.utils.io import LOCK_NAME

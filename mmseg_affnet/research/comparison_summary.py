@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from ..analysis import FLOP_COUNTER, REFERENCE, machine
 from ..analysis.report import (Panel, Point, csv_text, markdown_table,
                                scatter_png)
-from ..utils.io import refuse_foreign, write_owned
+from ..utils.generated_files import refuse_foreign, write_owned
 from .comparison_recipe import RECIPES
 
 LATENCY_FILE = 'latency.json'

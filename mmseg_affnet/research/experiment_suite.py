@@ -28,7 +28,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 
 from ..utils.config import load_config, set_data_root
-from ..utils.io import atomic_write_text, check_output_folder, refuse_foreign
+from ..utils.generated_files import refuse_foreign
+from ..utils.io import atomic_write_text, check_output_folder
 from .campaign import (CampaignRun, Executor, campaign_processes,
                        pending_runs, train_pending)
 from .result_store import (RESULT_FILE, digest, load_result,

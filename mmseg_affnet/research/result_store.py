@@ -18,7 +18,8 @@ from typing import Dict, Optional
 
 from mmengine.config import Config
 
-from ..utils.io import atomic_write_text, replace_marked_block
+from ..utils.generated_files import replace_marked_block
+from ..utils.io import atomic_write_text
 
 __all__ = ['RESULT_FILE', 'UNDIGESTED', 'digest', 'load_result',
            'publish_summary', 'settings_digest', 'update_readme',

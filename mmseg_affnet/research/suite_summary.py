@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..analysis import FLOP_COUNTER
 from ..analysis.report import BarPanel, bars_png, csv_text, markdown_table
-from ..utils.io import write_owned
+from ..utils.generated_files import write_owned
 from .seed_statistics import (TOO_FEW_SEEDS, VERDICT_RULE, Comparison,
                               claim_verdict, compare_seeds, spread)
 from .suites import CLAIMS, REFERENCE_VARIANT, Claim, Variant

@@ -39,7 +39,7 @@ import torch.nn as nn
 from mmseg.utils import collect_env
 from tqdm import tqdm
 
-from ..deploy import (LogitsAtInputSize, create_ort_session, export_onnx,
+from ..deploy import (LogitsAtInputSize, OnnxBackend, export_onnx,
                       prepare_for_inference, quantize_onnx)
 from ..engine.segmentor import init_segmentor
 from ..utils.config import load_config
@@ -108,12 +108,13 @@ def _ort_calls(name: str, model: nn.Module, inputs: torch.Tensor,
     export_onnx(model, inputs, f'{stem}.onnx', opset)
     feed = inputs.numpy()
     calls = [ort_call(name, 'onnxruntime',
-                      create_ort_session(f'{stem}.onnx', threads), feed)]
+                      OnnxBackend(f'{stem}.onnx', model.cfg, threads=threads),
+                      feed)]
     for option, kwargs in option_variants.items():
         kwargs = dict(dict(threads=threads), **kwargs)
         calls.append(ort_call(name, f'ort:{option}',
-                              create_ort_session(f'{stem}.onnx', **kwargs),
-                              feed))
+                              OnnxBackend(f'{stem}.onnx', model.cfg,
+                                          **kwargs), feed))
     if int8:
         generator = torch.Generator().manual_seed(0)
         calibration = [
@@ -122,8 +123,8 @@ def _ort_calls(name: str, model: nn.Module, inputs: torch.Tensor,
         ]
         quantize_onnx(f'{stem}.onnx', f'{stem}_int8.onnx', calibration)
         calls.append(ort_call(name, 'onnxruntime-int8',
-                              create_ort_session(f'{stem}_int8.onnx',
-                                                 threads), feed, 'int8'))
+                              OnnxBackend(f'{stem}_int8.onnx', model.cfg,
+                                          threads=threads), feed))
     return calls
 
 

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, List, Optional, Sequence
 
 import numpy as np
-import onnxruntime as ort
 import torch
 import torch.nn as nn
 from torch import Tensor
 from tqdm import tqdm
 
-from ..deploy import run_session
+from ..deploy import InferenceBackend
 
 
 def machine() -> dict:
@@ -125,23 +124,24 @@ def train_step_call(model: str, module: nn.Module, inputs: Tensor,
     return TimedCall(model, variant, precision, call)
 
 
-def ort_call(model: str, variant: str, session: ort.InferenceSession,
-             inputs: np.ndarray, precision: str = 'fp32') -> TimedCall:
-    """A :class:`TimedCall` of an onnxruntime session of an exported graph.
+def ort_call(model: str, variant: str, backend: InferenceBackend,
+             inputs: np.ndarray) -> TimedCall:
+    """A :class:`TimedCall` of an exported graph's backend.
 
     Args:
         model (str): Model name.
         variant (str): Variant label.
-        session (onnxruntime.InferenceSession): Session of a graph from
-            :func:`mmseg_affnet.deploy.export_onnx` or its INT8 version.
+        backend (InferenceBackend): E.g. an
+            :class:`~mmseg_affnet.deploy.OnnxBackend` of a graph from
+            :func:`mmseg_affnet.deploy.export_onnx` or its INT8 version;
+            its ``precision`` labels the call.
         inputs (np.ndarray): float32 input of the graph's shape.
-        precision (str): ``'fp32'`` or ``'int8'``. Default: 'fp32'.
 
     Returns:
         TimedCall: The call.
     """
-    return TimedCall(model, variant, precision,
-                     lambda: run_session(session, inputs))
+    return TimedCall(model, variant, backend.precision,
+                     lambda: backend.logits(inputs))
 
 
 def matmul_call(size: int = 2048) -> TimedCall:

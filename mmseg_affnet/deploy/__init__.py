@@ -7,8 +7,13 @@
   :func:`create_ort_session`.
 - :mod:`.quantize`: static INT8 quantization (:func:`quantize_onnx`,
   :func:`quantize_segmentor`) calibrated on a config's images.
-- :mod:`.evaluate`: val-set mIoU of an ONNX graph (:func:`evaluate_onnx`)
-  or a checkpoint (:func:`evaluate_checkpoint`), through one val loop.
+- :mod:`.backends`: one inference layer, :class:`InferenceBackend`: the
+  PyTorch segmentor (:class:`TorchBackend`) or an exported graph
+  (:class:`OnnxBackend`, :func:`open_graph`), for video, evaluation and the
+  benchmark.
+- :mod:`.evaluate`: val-set mIoU of any backend (:func:`evaluate_backend`),
+  an ONNX graph (:func:`evaluate_onnx`) or a checkpoint
+  (:func:`evaluate_checkpoint`), through one val loop.
 
 Example:
     >>> from mmseg_affnet.deploy import (LogitsAtInputSize,
@@ -16,11 +21,12 @@ Example:
     >>> model = LogitsAtInputSize(prepare_for_inference(segmentor))
     >>> logits = model(images.contiguous(memory_format=torch.channels_last))
 """
+from .backends import (GRAPH_BACKENDS, InferenceBackend, OnnxBackend,
+                       TorchBackend, argmax_channels, open_graph)
 from .conv_bn_folding import (fuse_conv_bn, prepare_for_inference,
                               use_channels_last_max_pools)
-from .evaluate import (accuracy_table, compare_accuracy, evaluate_checkpoint,
-                       evaluate_logits, evaluate_onnx, onnx_logits_fn,
-                       process_val_set, torch_logits_fn)
+from .evaluate import (accuracy_table, compare_accuracy, evaluate_backend,
+                       evaluate_checkpoint, evaluate_onnx, process_val_set)
 from .logits import LogitsAtInputSize
 from .onnx import (create_ort_session, export_onnx, export_segmentor,
                    max_abs_difference, quiet, run_session)
@@ -28,12 +34,13 @@ from .quantize import (CALIBRATION_METHODS, CalibrationImages,
                        graph_input_shape, quantize_onnx, quantize_segmentor)
 
 __all__ = [
-    'accuracy_table', 'CALIBRATION_METHODS', 'CalibrationImages',
-    'compare_accuracy', 'create_ort_session', 'evaluate_checkpoint',
-    'evaluate_logits', 'evaluate_onnx', 'export_onnx', 'export_segmentor',
-    'fuse_conv_bn', 'graph_input_shape', 'LogitsAtInputSize',
-    'max_abs_difference', 'onnx_logits_fn', 'prepare_for_inference',
-    'process_val_set',
-    'quantize_onnx', 'quantize_segmentor', 'quiet', 'run_session',
-    'torch_logits_fn', 'use_channels_last_max_pools'
+    'accuracy_table', 'argmax_channels', 'CALIBRATION_METHODS',
+    'CalibrationImages', 'compare_accuracy', 'create_ort_session',
+    'evaluate_backend', 'evaluate_checkpoint', 'evaluate_onnx',
+    'export_onnx', 'export_segmentor', 'fuse_conv_bn', 'GRAPH_BACKENDS',
+    'graph_input_shape', 'InferenceBackend', 'LogitsAtInputSize',
+    'max_abs_difference', 'OnnxBackend', 'open_graph',
+    'prepare_for_inference', 'process_val_set', 'quantize_onnx',
+    'quantize_segmentor', 'quiet', 'run_session', 'TorchBackend',
+    'use_channels_last_max_pools'
 ]

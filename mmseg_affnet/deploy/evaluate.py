@@ -1,20 +1,23 @@
-"""Val-set accuracy of an exported graph, with the metric PyTorch uses.
+"""Val-set accuracy of a model or an exported graph, with the metric
+PyTorch uses.
 
-:func:`evaluate_logits` runs any logits function (an onnxruntime session
-of an fp32 or INT8 graph, or the PyTorch model itself) over a config's val
-dataloader and scores it with the config's ``val_evaluator`` (for AFFNet
-configs ``GammaGroupIoUMetric``: mIoU and the OWFL gamma groups). Inputs
-are normalised by the model's data preprocessor and the logits are turned
-into label maps by the segmentor's own ``postprocess_result`` (unpadding,
-resizing to the original image size, argmax), so the numbers are those
-``tools/test.py`` reports for the same weights.
+:func:`process_val_set` runs any :class:`~.backends.InferenceBackend` (the
+PyTorch segmentor, an onnxruntime session of an fp32 or INT8 graph) over a
+config's val dataloader and scores it with the config's ``val_evaluator``
+(for AFFNet configs ``GammaGroupIoUMetric``: mIoU and the OWFL gamma
+groups). Inputs are normalised by the model's data preprocessor and the
+logits are turned into label maps by the segmentor's own
+``postprocess_result`` (unpadding, resizing to the original image size,
+argmax), so the numbers are those ``tools/test.py`` reports for the same
+weights. The caller builds the segmentor once and passes it.
 """
 import os.path as osp
 from pathlib import Path
-from typing import Callable, Dict, Optional, Tuple, Union
+from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 import torch
+import torch.nn as nn
 from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 from mmengine.runner import Runner
@@ -24,39 +27,42 @@ from tqdm import tqdm
 from ..engine.segmentor import init_segmentor
 from ..evaluation import GammaGroupIoUMetric
 from ..utils.config import load_config
-from .logits import LogitsAtInputSize
-from .onnx import create_ort_session, export_onnx, run_session
-from .quantize import graph_input_shape
-
-LogitsFunction = Callable[[np.ndarray], np.ndarray]
+from .backends import InferenceBackend, TorchBackend, open_graph
+from .onnx import export_onnx
 
 
-def process_val_set(config: Union[str, Path, Config],
-                    logits_fn: LogitsFunction,
+def process_val_set(segmentor: nn.Module,
+                    backend: InferenceBackend,
                     max_images: Optional[int] = None
                     ) -> Tuple[Evaluator, int]:
-    """Feed a logits function's predictions on a config's val set to its
-    evaluator: the one val loop of the deploy and comparison paths.
+    """Feed a backend's predictions on the val set to the evaluator: the
+    one val loop of the deploy and comparison paths.
 
     Images are read with the config's ``val_dataloader`` at batch size 1,
-    normalised by the model's ``data_preprocessor`` and post-processed by
-    the segmentor's ``postprocess_result`` (resizing to the original image
-    size), exactly as ``tools/test.py`` scores a model in ``whole`` mode.
+    normalised by the segmentor's ``data_preprocessor`` and
+    post-processed by its ``postprocess_result`` (resizing to the original
+    image size), exactly as ``tools/test.py`` scores a model in ``whole``
+    mode.
 
     Args:
-        config (str | Path | Config): The model's config (``mmseg::``
-            allowed); its ``val_dataloader`` and ``val_evaluator`` are used.
-        logits_fn (Callable[[np.ndarray], np.ndarray]): Maps a normalised
-            float32 batch (1, 3, H, W) to logits (1, num_classes, H, W).
+        segmentor (nn.Module): A segmentor from :func:`init_segmentor`; its
+            ``cfg`` gives ``val_dataloader`` and ``val_evaluator``, its
+            data preprocessor and post-processing are used (its weights are
+            not: ``backend`` gives the logits).
+        backend (InferenceBackend): Maps a normalised float32 batch
+            (1, 3, H, W) to logits (1, num_classes, H, W).
         max_images (int, optional): Stop after this many images (for quick
             checks); None scores the whole val set. Default: None.
 
     Returns:
         tuple[Evaluator, int]: The evaluator, its metrics' ``results``
         filled but not yet evaluated, and the number of images processed.
+
+    Raises:
+        ValueError: If the val pipeline gives inputs of another size than
+            the backend's fixed :attr:`~.backends.InferenceBackend.input_size`.
     """
-    cfg = load_config(config)
-    segmentor = init_segmentor(cfg)  # its preprocessor and postprocessing
+    cfg = segmentor.cfg
     dataloader_cfg = cfg.val_dataloader.copy()
     dataloader_cfg.update(batch_size=1, num_workers=0,
                           persistent_workers=False)
@@ -72,58 +78,37 @@ def process_val_set(config: Union[str, Path, Config],
             break
         with torch.no_grad():
             data = segmentor.data_preprocessor(batch, False)
-        logits = torch.from_numpy(
-            logits_fn(data['inputs'].numpy().astype(np.float32)))
-        samples = segmentor.postprocess_result(logits, data['data_samples'])
+        inputs = data['inputs'].cpu().numpy().astype(np.float32)
+        size = inputs.shape[2:]
+        if backend.input_size not in (None, size):
+            raise ValueError(
+                f'{backend.source} takes {backend.input_size[0]}x'
+                f'{backend.input_size[1]} inputs, but the val pipeline gives '
+                f'{size[0]}x{size[1]}; export the graph with --shape '
+                f'{size[0]} {size[1]}.')
+        logits = torch.from_numpy(backend.logits(inputs))
+        samples = segmentor.postprocess_result(
+            logits, [sample.cpu() for sample in data['data_samples']])
         evaluator.process(data_samples=samples, data_batch=batch)
     return evaluator, total
 
 
-def evaluate_logits(config: Union[str, Path, Config],
-                    logits_fn: LogitsFunction,
-                    max_images: Optional[int] = None) -> Dict[str, float]:
-    """Score a logits function on a config's val set.
+def evaluate_backend(segmentor: nn.Module,
+                     backend: InferenceBackend,
+                     max_images: Optional[int] = None) -> Dict[str, float]:
+    """Score a backend on the val set of a segmentor's config.
 
     Args:
-        config (str | Path | Config): See :func:`process_val_set`.
-        logits_fn (Callable[[np.ndarray], np.ndarray]): See
-            :func:`process_val_set`.
+        segmentor (nn.Module): See :func:`process_val_set`.
+        backend (InferenceBackend): See :func:`process_val_set`.
         max_images (int, optional): See :func:`process_val_set`.
 
     Returns:
         dict[str, float]: The evaluator's metrics, e.g. ``mIoU``, ``aAcc``,
         ``mIoU_gamma{g}``.
     """
-    evaluator, total = process_val_set(config, logits_fn, max_images)
+    evaluator, total = process_val_set(segmentor, backend, max_images)
     return evaluator.evaluate(total)
-
-
-def onnx_logits_fn(onnx_file: Union[str, Path],
-                   threads: int = 0) -> LogitsFunction:
-    """A logits function of an exported graph under onnxruntime.
-
-    Args:
-        onnx_file (str | Path): fp32 or INT8 graph with a fixed input shape.
-        threads (int): onnxruntime intra-op threads (0: its choice).
-            Default: 0.
-
-    Returns:
-        Callable[[np.ndarray], np.ndarray]: The function; it raises a
-        ValueError naming the fix for an input of another size.
-    """
-    shape = graph_input_shape(onnx_file)
-    session = create_ort_session(onnx_file, threads)
-
-    def logits_fn(inputs: np.ndarray) -> np.ndarray:
-        if inputs.shape[2:] != shape[2:]:
-            raise ValueError(
-                f'{onnx_file} takes {shape[2]}x{shape[3]} inputs, but the '
-                f'val pipeline gives {inputs.shape[2]}x{inputs.shape[3]}; '
-                f'export the graph with --shape {inputs.shape[2]} '
-                f'{inputs.shape[3]}.')
-        return run_session(session, inputs)
-
-    return logits_fn
 
 
 def evaluate_onnx(config: Union[str, Path, Config],
@@ -137,33 +122,15 @@ def evaluate_onnx(config: Union[str, Path, Config],
         onnx_file (str | Path): The graph; its input size must be the size
             the val pipeline gives.
         threads (int): onnxruntime intra-op threads. Default: 0.
-        max_images (int, optional): See :func:`evaluate_logits`.
+        max_images (int, optional): See :func:`process_val_set`.
 
     Returns:
         dict[str, float]: The evaluator's metrics.
     """
-    return evaluate_logits(config, onnx_logits_fn(onnx_file, threads),
-                           max_images)
-
-
-def torch_logits_fn(segmentor: torch.nn.Module) -> LogitsFunction:
-    """A logits function of a PyTorch segmentor (eval mode).
-
-    Args:
-        segmentor (nn.Module): An mmseg segmentor.
-
-    Returns:
-        Callable[[np.ndarray], np.ndarray]: :class:`LogitsAtInputSize` of it,
-        run on the segmentor's device.
-    """
-    model = LogitsAtInputSize(segmentor).eval()
-    device = next(segmentor.parameters()).device
-
-    def logits_fn(inputs: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return model(torch.from_numpy(inputs).to(device)).cpu().numpy()
-
-    return logits_fn
+    cfg = load_config(config)
+    backend = open_graph(onnx_file, cfg, threads=threads)
+    # random weights: only its preprocessor and post-processing are used
+    return evaluate_backend(init_segmentor(cfg), backend, max_images)
 
 
 def evaluate_checkpoint(config: Union[str, Path, Config],
@@ -192,10 +159,9 @@ def evaluate_checkpoint(config: Union[str, Path, Config],
     Raises:
         ValueError: If the evaluator has no ``GammaGroupIoUMetric``.
     """
-    cfg = load_config(config)
-    evaluator, total = process_val_set(
-        cfg, torch_logits_fn(init_segmentor(cfg, checkpoint, device)),
-        max_images)
+    segmentor = init_segmentor(load_config(config), checkpoint, device)
+    evaluator, total = process_val_set(segmentor, TorchBackend(segmentor),
+                                       max_images)
     metric = next((m for m in evaluator.metrics
                    if isinstance(m, GammaGroupIoUMetric)), None)
     if metric is None:
@@ -219,8 +185,10 @@ def compare_accuracy(config: Union[str, Path, Config],
                      ) -> Dict[str, Dict[str, float]]:
     """Val metrics of PyTorch, its fp32 ONNX export and an INT8 graph.
 
-    The fp32 graph is exported into ``tmp_dir`` at the INT8 graph's input
-    size, so all three see the same inputs.
+    One segmentor is built: it runs as the PyTorch backend, is exported
+    (into ``tmp_dir``, at the INT8 graph's input size, so that all three
+    see the same inputs) and preprocesses and post-processes every
+    backend's val images.
 
     Args:
         config (str | Path | Config): The model's config.
@@ -228,7 +196,7 @@ def compare_accuracy(config: Union[str, Path, Config],
         int8_file (str | Path): The quantized graph.
         tmp_dir (str): Folder for the fp32 export.
         threads (int): onnxruntime intra-op threads. Default: 0.
-        max_images (int, optional): See :func:`evaluate_logits`.
+        max_images (int, optional): See :func:`process_val_set`.
         cfg_options (dict, optional): Overrides merged into the config
             (mmseg's ``--cfg-options``). Default: None.
 
@@ -237,18 +205,17 @@ def compare_accuracy(config: Union[str, Path, Config],
         and ``'onnxruntime-int8'`` -> the evaluator's metrics.
     """
     cfg = load_config(config, cfg_options)
+    int8 = open_graph(int8_file, cfg, threads=threads)
     segmentor = init_segmentor(cfg, checkpoint)
-    shape = graph_input_shape(int8_file)
     fp32_file = osp.join(tmp_dir, 'fp32.onnx')
-    export_onnx(segmentor, torch.randn(*shape), fp32_file)
-    return {
-        'pytorch': evaluate_logits(cfg, torch_logits_fn(segmentor),
-                                   max_images),
-        'onnxruntime-fp32': evaluate_onnx(cfg, fp32_file, threads,
-                                          max_images),
-        'onnxruntime-int8': evaluate_onnx(cfg, int8_file, threads,
-                                          max_images),
+    export_onnx(segmentor, torch.randn(1, 3, *int8.input_size), fp32_file)
+    backends = {
+        'pytorch': TorchBackend(segmentor),
+        'onnxruntime-fp32': open_graph(fp32_file, cfg, threads=threads),
+        'onnxruntime-int8': int8,
     }
+    return {runtime: evaluate_backend(segmentor, backend, max_images)
+            for runtime, backend in backends.items()}
 
 
 def accuracy_table(results: Dict[str, Dict[str, float]]) -> str:

@@ -125,6 +125,11 @@ def create_ort_session(file: PathLike,
 
     Returns:
         onnxruntime.InferenceSession: The session.
+
+    Raises:
+        FileNotFoundError: If ``file`` does not exist.
+        ValueError: If ``device`` is CUDA and onnxruntime has no CUDA
+            provider, or ``optimization_level`` is unknown.
     """
     if not os.path.isfile(file):
         raise FileNotFoundError(
@@ -147,9 +152,10 @@ def create_ort_session(file: PathLike,
     provider = ('CUDAExecutionProvider'
                 if device.startswith('cuda') else 'CPUExecutionProvider')
     if provider not in ort.get_available_providers():
-        raise RuntimeError(
-            f'onnxruntime has no {provider}; install onnxruntime-gpu for '
-            f'CUDA or use device="cpu".')
+        raise ValueError(
+            f'--device {device}: onnxruntime has no CUDA provider here '
+            f'(providers: {", ".join(ort.get_available_providers())}); '
+            'install onnxruntime-gpu, or use --device cpu.')
     return ort.InferenceSession(str(file), options, providers=[provider])
 
 

@@ -18,9 +18,9 @@ from mmseg_affnet.apis import init_segmentor
 from mmseg_affnet.apis import video as video_api
 from mmseg_affnet.apis import video_io
 from mmseg_affnet.apis.infer import segment_images
-from mmseg_affnet.apis.video import (OnnxSegmenter, argmax_channels,
-                                     segment_video)
-from mmseg_affnet.deploy import export_segmentor, quantize_onnx, run_session
+from mmseg_affnet.apis.video import segment_video
+from mmseg_affnet.deploy import (OnnxBackend, argmax_channels,
+                                 export_segmentor, quantize_onnx, run_session)
 
 WIDTH, HEIGHT = 64, 48
 PALETTE_BGR = np.array(CityscapesDataset.METAINFO['palette'],
@@ -193,7 +193,7 @@ def test_onnx_graph_gives_its_own_logits_argmax(tmp_path, config,
     frames = random_frames(4, seed=2)
     write_folder(tmp_path / 'frames', frames)
     model = init_segmentor(config, checkpoint)
-    segmenter = OnnxSegmenter(model.cfg, onnx_file, 'cpu', 1)
+    backend = OnnxBackend(onnx_file, model.cfg, 'cpu', 1)
 
     summary = segment_video(str(tmp_path / 'frames'), config,
                             out=str(tmp_path / 'out.mp4'), onnx=onnx_file,
@@ -210,9 +210,9 @@ def test_onnx_graph_gives_its_own_logits_argmax(tmp_path, config,
             expected_inputs = model.data_preprocessor(
                 dict(inputs=[torch.from_numpy(frame).permute(2, 0, 1)]),
                 False)['inputs'].numpy()
-        inputs = segmenter.preprocess(frame)
+        inputs = backend.preprocess(frame)
         assert np.array_equal(inputs, expected_inputs)
-        logits = run_session(segmenter.session, inputs)[0]
+        logits = run_session(backend.session, inputs)[0]
         assert np.array_equal(got, logits.argmax(0))
         # fp32 onnxruntime vs PyTorch: equal up to near-ties
         assert (got == torch_label).mean() > 0.99
@@ -222,8 +222,7 @@ def test_onnx_resizes_frames_to_the_graph_and_labels_back(tmp_path, config,
                                                           onnx_file):
     frames = random_frames(3, width=80, height=60, seed=3)
     write_folder(tmp_path / 'frames', frames)
-    segmenter = OnnxSegmenter(init_segmentor(config).cfg, onnx_file, 'cpu',
-                              1)
+    backend = OnnxBackend(onnx_file, init_segmentor(config).cfg, 'cpu', 1)
 
     summary = segment_video(str(tmp_path / 'frames'), config,
                             out=str(tmp_path / 'out.avi'), onnx=onnx_file,
@@ -239,7 +238,7 @@ def test_onnx_resizes_frames_to_the_graph_and_labels_back(tmp_path, config,
     for frame, got in zip(frames, labels):
         small = cv2.resize(frame, (WIDTH, HEIGHT),
                            interpolation=cv2.INTER_LINEAR)
-        logits = run_session(segmenter.session, segmenter.preprocess(small))
+        logits = run_session(backend.session, backend.preprocess(small))
         expected = cv2.resize(logits[0].argmax(0).astype(np.uint8), (80, 60),
                               interpolation=cv2.INTER_NEAREST)
         assert np.array_equal(got, expected)
@@ -249,11 +248,11 @@ def test_int8_graph_runs_as_its_own_argmax(tmp_path, config, onnx_file):
     frames = random_frames(3, seed=9)
     write_folder(tmp_path / 'frames', frames)
     cfg = init_segmentor(config).cfg
-    fp32 = OnnxSegmenter(cfg, onnx_file, 'cpu', 1)
+    fp32 = OnnxBackend(onnx_file, cfg, 'cpu', 1)
     int8_file = str(tmp_path / 'model_int8.onnx')
     quantize_onnx(onnx_file, int8_file,
                   [fp32.preprocess(frame) for frame in frames])
-    int8 = OnnxSegmenter(cfg, int8_file, 'cpu', 1)
+    int8 = OnnxBackend(int8_file, cfg, 'cpu', 1)
 
     summary = segment_video(str(tmp_path / 'frames'), config,
                             out=str(tmp_path / 'out.mp4'), onnx=int8_file,
@@ -331,7 +330,7 @@ class FakeCamera:
 def test_camera_drops_frames_rather_than_fall_behind(tmp_path, config,
                                                      checkpoint,
                                                      monkeypatch):
-    infer = video_api.TorchSegmenter.infer
+    infer = video_api.TorchBackend.labels
 
     def slow_infer(self, data, size):
         time.sleep(0.02)
@@ -344,7 +343,7 @@ def test_camera_drops_frames_rather_than_fall_behind(tmp_path, config,
         patch.setattr(video_io.cv2, 'VideoCapture',
                       lambda source, *args: video_capture(source, *args)
                       if isinstance(source, str) else FakeCamera(source))
-        patch.setattr(video_api.TorchSegmenter, 'infer', slow_infer)
+        patch.setattr(video_api.TorchBackend, 'labels', slow_infer)
         summary = segment_video('0', config, checkpoint,
                                 str(tmp_path / 'cam.mp4'), queue_size=1,
                                 device='cpu', progress=False)
@@ -359,7 +358,7 @@ def test_ctrl_c_keeps_what_was_segmented(tmp_path, config, checkpoint,
                                          monkeypatch):
     write_folder(tmp_path / 'frames', random_frames(10, seed=6))
     calls = []
-    infer = video_api.TorchSegmenter.infer
+    infer = video_api.TorchBackend.labels
 
     def interrupted_infer(self, data, size):
         calls.append(1)
@@ -367,7 +366,8 @@ def test_ctrl_c_keeps_what_was_segmented(tmp_path, config, checkpoint,
             raise KeyboardInterrupt
         return infer(self, data, size)
 
-    monkeypatch.setattr(video_api.TorchSegmenter, 'infer', interrupted_infer)
+    monkeypatch.setattr(video_api.TorchBackend, 'labels',
+                        interrupted_infer)
     summary = segment_video(str(tmp_path / 'frames'), config, checkpoint,
                             str(tmp_path / 'out.mp4'), device='cpu',
                             progress=False)
@@ -461,7 +461,7 @@ def test_bad_input_is_one_line_before_the_model_is_built(
     def no_model(*args, **kwargs):
         raise AssertionError('the model was built')
 
-    monkeypatch.setattr(video_api, 'build_segmenter', no_model)
+    monkeypatch.setattr(video_api, 'build_backend', no_model)
     (source, out, *options), needle = bad_input_cases(tmp_path)[case]
     message = tool_error('video', source, config, '--out', out, *options)
     assert message.startswith(f'error: {needle}'), message
@@ -550,14 +550,14 @@ def test_tool_takes_cfg_options(tmp_path, config):
 SLOW_TOOL = '''
 import os, runpy, sys, time
 from mmseg_affnet.apis import video, video_io
-infer, write = video.TorchSegmenter.infer, video_io.VideoSink.write
+infer, write = video.TorchBackend.labels, video_io.VideoSink.write
 def slow_infer(self, data, size):
     time.sleep(float(os.environ['SLOW_INFER']))
     return infer(self, data, size)
 def slow_write(self, image):
     time.sleep(float(os.environ.get('SLOW_WRITE', '0')))
     write(self, image)
-video.TorchSegmenter.infer, video_io.VideoSink.write = slow_infer, slow_write
+video.TorchBackend.labels, video_io.VideoSink.write = slow_infer, slow_write
 sys.argv = ['video.py'] + sys.argv[1:]
 sys.exit(runpy.run_path(sys.argv[0].replace('video.py', '') + TOOL,
                         run_name='tool')['main']())
@@ -662,15 +662,15 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path, config, checkpoint,
     """Issue 31, case 9: a real SIGINT while the model is built."""
     import signal
     write_folder(tmp_path / 'frames', random_frames(2))
-    build = video_api.build_segmenter
+    build = video_api.build_backend
 
     def interrupted_build(*args, **kwargs):
-        segmenter = build(*args, **kwargs)
+        backend = build(*args, **kwargs)
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(1)  # the signal arrives here
-        return segmenter
+        return backend
 
-    monkeypatch.setattr(video_api, 'build_segmenter', interrupted_build)
+    monkeypatch.setattr(video_api, 'build_backend', interrupted_build)
     with pytest.raises(SystemExit) as exit_info:
         tool_main('video')([str(tmp_path / 'frames'), config, checkpoint,
                             '--out', str(tmp_path / 'out.mp4'),
@@ -739,7 +739,7 @@ def test_frame_entries_that_are_not_files_are_named(tmp_path, config,
                                                     monkeypatch):
     """Issue 31, case 7: links that loop or lead nowhere were dropped
     silently (a video one frame short)."""
-    monkeypatch.setattr(video_api, 'build_segmenter', None)  # never built
+    monkeypatch.setattr(video_api, 'build_backend', None)  # never built
     frames = tmp_path / 'frames'
     write_folder(frames, random_frames(3))
     os.symlink('frame_4.png', frames / 'frame_4.png')

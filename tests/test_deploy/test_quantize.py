@@ -116,6 +116,26 @@ def test_onnx_evaluation_matches_pytorch(setup, tmp_path):
     assert table.count('\n') == 4 and '| onnxruntime-int8 |' in table
 
 
+def test_compare_accuracy_builds_one_model(setup, tmp_path, monkeypatch):
+    """The PyTorch row, the fp32 export and the val loop of all three
+    runtimes share one segmentor."""
+    segmentor_class = type(init_segmentor(setup['config']))
+    build = segmentor_class.__init__
+    builds = []
+
+    def counted_build(self, *args, **kwargs):
+        builds.append(type(self))
+        build(self, *args, **kwargs)
+
+    monkeypatch.setattr(segmentor_class, '__init__', counted_build)
+    results = compare_accuracy(setup['config'], setup['checkpoint'],
+                               setup['int8'], str(tmp_path), threads=1,
+                               max_images=1)
+
+    assert len(results) == 3
+    assert builds == [segmentor_class]
+
+
 def test_calibration_images_are_normalised_like_the_model(setup):
     cfg = load_config(setup['config'])
     images = list(CalibrationImages(cfg, (32, 64), 5, split='train'))

@@ -69,7 +69,10 @@ setup(
     install_requires=['torch>=2.0'] +
     read_requirements('requirements/runtime.txt'),
     extras_require={
-        'tests': read_requirements('requirements/tests.txt'),
+        # The tests cover the optional OpenVINO backend too.
+        'tests': read_requirements('requirements/tests.txt') +
+        read_requirements('requirements/openvino.txt'),
+        'openvino': read_requirements('requirements/openvino.txt'),
         'cluster': read_requirements('requirements/cluster.txt'),
         'docs': read_requirements('requirements/docs.txt'),
     },

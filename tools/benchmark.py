@@ -11,31 +11,17 @@ Example:
     python tools/benchmark.py --models AFFNet Fast-SCNN --configs my_cfg.py
 """
 import argparse
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import torch
 from mmengine.logging import print_log
 
-from mmseg_affnet.analysis import (MODEL_ZOO, environment, result_paths,
-                                   run_benchmark, select_deploy_models,
-                                   select_models, write_results)
+from mmseg_affnet.analysis import (MODEL_ZOO, environment, parse_size,
+                                   result_paths, run_benchmark,
+                                   select_deploy_models, select_models,
+                                   write_results)
 from mmseg_affnet.utils.cli import add_cfg_options_argument
-from mmseg_affnet.models.utils import check_input_size
 from mmseg_affnet.utils import add_debug_argument, reported_errors
-
-
-def parse_size(text: str) -> Tuple[int, int]:
-    """Parse ``HxW`` (e.g. ``512x1024``) into ``(H, W)``."""
-    try:
-        height, width = (int(v) for v in text.lower().split('x'))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'size {text!r} is not HxW, e.g. 512x1024') from None
-    try:
-        check_input_size((height, width), 'size')
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-    return height, width
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

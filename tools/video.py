@@ -25,9 +25,10 @@ import sys
 from typing import Optional, Sequence
 
 from mmseg_affnet.apis.video import segment_video, video_report
-from mmseg_affnet.utils.cli import add_cfg_options_argument
-from mmseg_affnet.utils import add_debug_argument, reported_errors
-from mmseg_affnet.utils.cli import EXIT_INTERRUPTED, stop_signals_as_ctrl_c
+from mmseg_affnet.deploy.backends import GRAPH_BACKENDS
+from mmseg_affnet.utils.cli import (EXIT_INTERRUPTED, add_cfg_options_argument,
+                                    add_debug_argument, reported_errors,
+                                    stop_signals_as_ctrl_c)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -54,6 +55,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--device', help='PyTorch: cpu, cuda, cuda:N (default: cuda:0 if '
         'available); --onnx: cpu (default) or cuda (onnxruntime-gpu)')
+    parser.add_argument(
+        '--runtime', choices=list(GRAPH_BACKENDS), default='onnxruntime',
+        help='runtime of --onnx (openvino: the fp32 .onnx or the INT8 .xml '
+        'of tools/quantize.py --runtime openvino; the openvino extra)')
     parser.add_argument(
         '--threads', type=int, default=0,
         help="inference threads (default: 0, the runtime's choice)")
@@ -85,7 +90,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             args.input, args.config, args.checkpoint, args.out, args.onnx,
             args.labels_dir, args.device, args.threads, args.opacity,
             args.fps, args.codec, args.max_frames, args.queue_size,
-            cfg_options=args.cfg_options)
+            cfg_options=args.cfg_options, runtime=args.runtime)
     print(video_report(summary))
     return EXIT_INTERRUPTED if summary.interrupted else 0
 

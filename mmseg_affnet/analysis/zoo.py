@@ -1,8 +1,10 @@
 """The models the benchmark and the comparison run: AFFNet and mmseg's
 real-time segmentors, by name."""
+import argparse
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
+from ..models.utils import check_input_size
 from ..utils.config import check_names
 from ..utils.mim import config_file
 
@@ -65,3 +67,23 @@ def select_deploy_models(names: Optional[Sequence[str]],
         raise ValueError(f'Deploy models {missing} are not among the '
                          f'benchmarked models {list(configs)}.')
     return list(names)
+
+
+def parse_size(text: str) -> Tuple[int, int]:
+    """Parse a benchmark size ``HxW`` (e.g. ``512x1024``) into ``(H, W)``,
+    as an argparse ``type``.
+
+    Raises:
+        argparse.ArgumentTypeError: If ``text`` is not ``HxW`` or the size
+            is below the model's minimum (:func:`check_input_size`).
+    """
+    try:
+        height, width = (int(v) for v in text.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'size {text!r} is not HxW, e.g. 512x1024') from None
+    try:
+        check_input_size((height, width), 'size')
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return height, width

@@ -24,7 +24,9 @@ Backends (:func:`build_backend`, of :mod:`mmseg_affnet.deploy.backends`):
   prediction (logits resized bilinearly to the frame's size, argmax). The
   label frames equal single-image inference of the same frames.
 * onnxruntime (an fp32 or INT8 graph of ``tools/export_onnx.py`` /
-  ``tools/quantize.py``; CPU, or CUDA through onnxruntime-gpu's provider).
+  ``tools/quantize.py``; CPU, or CUDA through onnxruntime-gpu's provider),
+  or OpenVINO (the fp32 graph or ``tools/quantize.py --runtime openvino``'s
+  INT8 model; CPU).
   The graph's input size is fixed: frames of another size are resized
   (bilinear) to it, and the labels resized back to the frame's size
   (nearest). Frames are normalised with the config's data preprocessor
@@ -70,7 +72,9 @@ def build_backend(cfg: Config,
                   checkpoint: Optional[str] = None,
                   onnx_file: Optional[str] = None,
                   device: Optional[str] = None,
-                  threads: int = 0) -> Tuple[InferenceBackend, np.ndarray]:
+                  threads: int = 0,
+                  runtime: str = 'onnxruntime'
+                  ) -> Tuple[InferenceBackend, np.ndarray]:
     """The PyTorch model of ``cfg``, or an ONNX graph of it, and the
     dataset's palette.
 
@@ -84,9 +88,13 @@ def build_backend(cfg: Config,
         device (str, optional): PyTorch: any device (None: CUDA if
             available, checked by :func:`resolve_device`); onnxruntime:
             ``'cpu'`` (None) or ``'cuda'``. Default: None.
-        threads (int): Intra-op threads of onnxruntime; 0 keeps its
-            choice. torch's threads are set by :func:`segment_video` for the
-            run only. Default: 0.
+        threads (int): Intra-op threads of the graph's runtime; 0 keeps
+            its choice. torch's threads are set by :func:`segment_video` for
+            the run only. Default: 0.
+        runtime (str): The graph's runtime, a key of
+            :data:`mmseg_affnet.deploy.backends.GRAPH_BACKENDS`
+            (``'onnxruntime'``, ``'openvino'``: an fp32 ``.onnx`` or an
+            INT8 ``.xml``). Default: 'onnxruntime'.
 
     Returns:
         tuple[InferenceBackend, np.ndarray]: The backend and the
@@ -96,7 +104,8 @@ def build_backend(cfg: Config,
         if checkpoint is not None:
             raise ValueError('An ONNX graph holds its weights: pass CONFIG '
                              'and --onnx without a checkpoint.')
-        backend = open_graph(onnx_file, cfg, device or 'cpu', threads)
+        backend = open_graph(onnx_file, cfg, device or 'cpu', threads,
+                             runtime)
         return backend, dataset_palette(init_segmentor(cfg))[1]
     inferencer = SegmentorInferencer(cfg, checkpoint, resolve_device(device))
     return (TorchBackend(inferencer.model, inferencer.pipeline),
@@ -192,7 +201,8 @@ def segment_video(source: Union[str, int],
                   max_frames: Optional[int] = None,
                   queue_size: int = 4,
                   progress: bool = True,
-                  cfg_options: Optional[dict] = None) -> VideoSummary:
+                  cfg_options: Optional[dict] = None,
+                  runtime: str = 'onnxruntime') -> VideoSummary:
     """Segment a video, frame folder or camera; write the overlay video.
 
     Bad inputs fail before the model is built, with one line naming the
@@ -232,6 +242,8 @@ def segment_video(source: Union[str, int],
             Default: True.
         cfg_options (dict, optional): Overrides merged into the config.
             Default: None.
+        runtime (str): The runtime of ``onnx``; see :func:`build_backend`.
+            Default: 'onnxruntime'.
 
     Returns:
         VideoSummary: Frames, times per stage, end-to-end rate.
@@ -256,7 +268,7 @@ def segment_video(source: Union[str, int],
                     else None
                 started = time.perf_counter()
                 backend, palette = build_backend(cfg, checkpoint, onnx,
-                                                 device, threads)
+                                                 device, threads, runtime)
                 warm_up = np.zeros((frames.size[1], frames.size[0], 3),
                                    np.uint8)
                 backend.labels(backend.preprocess(warm_up), frames.size)

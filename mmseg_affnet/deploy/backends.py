@@ -15,9 +15,12 @@ turns BGR frames into label maps (:meth:`~InferenceBackend.preprocess`,
   :func:`~mmseg_affnet.deploy.export_onnx` /
   :func:`~mmseg_affnet.deploy.quantize_onnx` under onnxruntime, at the
   graph's fixed size.
+- :class:`OpenVinoBackend`: the fp32 graph, or the INT8 model of
+  :func:`~mmseg_affnet.deploy.openvino.quantize_openvino`, under OpenVINO
+  (an optional extra).
 
 Graph runtimes are looked up by name in :data:`GRAPH_BACKENDS`
-(:func:`open_graph`): another runtime (OpenVINO) is one more subclass of
+(:func:`open_graph`): another runtime is one more subclass of
 :class:`InferenceBackend` and one more entry.
 
 Example:
@@ -39,6 +42,7 @@ from mmengine.dataset import pseudo_collate
 
 from .logits import LogitsAtInputSize
 from .onnx import create_ort_session, run_session
+from .openvino import compile_openvino, read_openvino_model
 from .quantize import graph_input_shape
 
 #: (W, H) of an image, as OpenCV sizes them.
@@ -237,9 +241,57 @@ class OnnxBackend(InferenceBackend):
         return run_session(self.session, inputs)
 
 
+class OpenVinoBackend(InferenceBackend):
+    """An fp32 ONNX graph or an INT8 OpenVINO IR under OpenVINO (the
+    optional ``openvino`` extra, :mod:`mmseg_affnet.deploy.openvino`).
+
+    Args:
+        model_file (str | Path): The fp32 graph of ``tools/export_onnx.py``
+            (``.onnx``) or the INT8 model of ``tools/quantize.py --runtime
+            openvino`` (``.xml``).
+        cfg (Config): The config it was exported from.
+        device (str): ``'cpu'`` only. Default: 'cpu'.
+        threads (int): Inference threads; 0 lets OpenVINO choose.
+            Default: 0.
+
+    Raises:
+        ImportError: If OpenVINO is not installed (names the extra).
+        ValueError: Another device, a graph without a fixed input size, or
+            classes other than the config's.
+    """
+
+    def __init__(self, model_file: Union[str, Path], cfg: Config,
+                 device: str = 'cpu', threads: int = 0) -> None:
+        if device != 'cpu':
+            raise ValueError(f'The OpenVINO backend runs on the CPU, not '
+                             f'{device!r}; pass --device cpu.')
+        super().__init__(cfg, device)
+        model = read_openvino_model(model_file)
+        if model.inputs[0].get_partial_shape().is_dynamic:
+            raise ValueError(f'{model_file} has no fixed input size; '
+                             'export it with tools/export_onnx.py.')
+        self.input_size = tuple(model.inputs[0].get_shape())[2:]
+        if any(op.get_type_name() == 'FakeQuantize'
+               for op in model.get_ops()):
+            self.precision = 'int8'
+        self.name = f'openvino {self.precision}'
+        self.source = str(model_file)
+        graph_classes = model.outputs[0].get_shape()[1]
+        if graph_classes != self.num_classes:
+            raise ValueError(
+                f'{model_file} predicts {graph_classes} classes, but the '
+                f'config {self.num_classes}; pass the config the graph was '
+                'exported from.')
+        self.compiled = compile_openvino(model, threads or None)
+
+    def logits(self, inputs: np.ndarray) -> np.ndarray:
+        return self.compiled(inputs)[0]
+
+
 #: Runtimes of exported graphs by name (:func:`open_graph`).
 GRAPH_BACKENDS: Dict[str, Type[InferenceBackend]] = {
     'onnxruntime': OnnxBackend,
+    'openvino': OpenVinoBackend,
 }
 
 

@@ -181,9 +181,11 @@ def compare_accuracy(config: Union[str, Path, Config],
                      tmp_dir: str,
                      threads: int = 0,
                      max_images: Optional[int] = None,
-                     cfg_options: Optional[dict] = None
+                     cfg_options: Optional[dict] = None,
+                     runtime: str = 'onnxruntime'
                      ) -> Dict[str, Dict[str, float]]:
-    """Val metrics of PyTorch, its fp32 ONNX export and an INT8 graph.
+    """Val metrics of PyTorch, its fp32 ONNX export and an INT8 graph,
+    the two graphs under one runtime.
 
     One segmentor is built: it runs as the PyTorch backend, is exported
     (into ``tmp_dir``, at the INT8 graph's input size, so that all three
@@ -193,26 +195,31 @@ def compare_accuracy(config: Union[str, Path, Config],
     Args:
         config (str | Path | Config): The model's config.
         checkpoint (str, optional): Its checkpoint (None: random weights).
-        int8_file (str | Path): The quantized graph.
+        int8_file (str | Path): The quantized graph (an ONNX file, or an
+            OpenVINO ``.xml`` with ``runtime='openvino'``).
         tmp_dir (str): Folder for the fp32 export.
-        threads (int): onnxruntime intra-op threads. Default: 0.
+        threads (int): The runtime's threads (0: its choice). Default: 0.
         max_images (int, optional): See :func:`process_val_set`.
         cfg_options (dict, optional): Overrides merged into the config
             (mmseg's ``--cfg-options``). Default: None.
+        runtime (str): The graphs' runtime, a key of
+            :data:`mmseg_affnet.deploy.backends.GRAPH_BACKENDS`.
+            Default: 'onnxruntime'.
 
     Returns:
-        dict[str, dict[str, float]]: ``'pytorch'``, ``'onnxruntime-fp32'``
-        and ``'onnxruntime-int8'`` -> the evaluator's metrics.
+        dict[str, dict[str, float]]: ``'pytorch'``, ``'<runtime>-fp32'``
+        and ``'<runtime>-int8'`` -> the evaluator's metrics.
     """
     cfg = load_config(config, cfg_options)
-    int8 = open_graph(int8_file, cfg, threads=threads)
+    int8 = open_graph(int8_file, cfg, threads=threads, runtime=runtime)
     segmentor = init_segmentor(cfg, checkpoint)
     fp32_file = osp.join(tmp_dir, 'fp32.onnx')
     export_onnx(segmentor, torch.randn(1, 3, *int8.input_size), fp32_file)
     backends = {
         'pytorch': TorchBackend(segmentor),
-        'onnxruntime-fp32': open_graph(fp32_file, cfg, threads=threads),
-        'onnxruntime-int8': int8,
+        f'{runtime}-fp32': open_graph(fp32_file, cfg, threads=threads,
+                                      runtime=runtime),
+        f'{runtime}-int8': int8,
     }
     return {runtime: evaluate_backend(segmentor, backend, max_images)
             for runtime, backend in backends.items()}

@@ -15,6 +15,7 @@ tests). The quantized graph has the same input (``inputs``) and output
 (``logits``) as the fp32 one.
 """
 import itertools
+import os
 import os.path as osp
 import tempfile
 from pathlib import Path
@@ -41,6 +42,7 @@ from ..utils.config import load_config
 from ..utils.io import require_file
 from ..utils.io import atomic_write_bytes, refuse_existing, refuse_inputs
 from .onnx import INPUT_NAME, _path_of, export_onnx
+from .openvino import import_openvino, quantize_openvino
 
 PathLike = Union[str, Path]
 # Not Entropy: in onnxruntime 1.32 its KL search has a single candidate, so
@@ -302,8 +304,9 @@ def quantize_segmentor(config: PathLike,
                        nodes_to_exclude: Sequence[str] = (),
                        op_types_to_quantize: Optional[Sequence[str]] = None,
                        cfg_options: Optional[dict] = None,
-                       for_eval: bool = False) -> int:
-    """INT8 ONNX of a config's segmentor, calibrated on its own images.
+                       for_eval: bool = False,
+                       runtime: str = 'onnxruntime') -> int:
+    """INT8 model of a config's segmentor, calibrated on its own images.
 
     Either exports the segmentor (config + checkpoint, at ``shape``) first,
     or quantizes an existing fp32 graph (``fp32_file``, whose input shape is
@@ -333,6 +336,13 @@ def quantize_segmentor(config: PathLike,
             (:func:`mmseg_affnet.deploy.compare_accuracy`), which needs the
             val pipeline's input size: check ``shape`` against it before
             anything is written. Default: False.
+        runtime (str): ``'onnxruntime'`` (an INT8 QDQ ONNX graph,
+            :func:`quantize_onnx`) or ``'openvino'`` (an INT8 OpenVINO IR
+            ``NAME.xml`` + ``NAME.bin`` by NNCF,
+            :func:`mmseg_affnet.deploy.openvino.quantize_openvino`; its own
+            calibration, so ``method``, ``nodes_to_exclude`` and
+            ``op_types_to_quantize`` are onnxruntime's only).
+            Default: 'onnxruntime'.
 
     Returns:
         int: Number of calibration images used.
@@ -346,6 +356,8 @@ def quantize_segmentor(config: PathLike,
     refuse_inputs([out_file], [fp32_file, checkpoint, _path_of(config)],
                   'Pass another --out.')
     refuse_existing([out_file], 'pass another --out or move the file away.')
+    _check_runtime(runtime, out_file, method, nodes_to_exclude,
+                   op_types_to_quantize)
     if (shape is None) == (fp32_file is None):
         raise ValueError('Give either the input shape of the export or an '
                          'fp32 ONNX file, not both or neither.')
@@ -360,15 +372,38 @@ def quantize_segmentor(config: PathLike,
     if for_eval:
         check_val_input_size(cfg, shape)
     calibration = CalibrationImages(cfg, shape, num_images, split)
-    if fp32_file is not None:
-        return quantize_onnx(fp32_file, out_file, calibration, method,
+
+    def quantize(fp32: PathLike) -> int:
+        if runtime == 'openvino':
+            return quantize_openvino(fp32, out_file, calibration)
+        return quantize_onnx(fp32, out_file, calibration, method,
                              nodes_to_exclude, op_types_to_quantize)
+
+    if fp32_file is not None:
+        return quantize(fp32_file)
     segmentor = init_segmentor(cfg, checkpoint)
     with tempfile.TemporaryDirectory() as tmp_dir:
         exported = osp.join(tmp_dir, 'fp32.onnx')
         export_onnx(segmentor, torch.randn(1, 3, *shape), exported, opset)
-        return quantize_onnx(exported, out_file, calibration, method,
-                             nodes_to_exclude, op_types_to_quantize)
+        return quantize(exported)
+
+
+def _check_runtime(runtime: str, out_file: PathLike, method: str,
+                   nodes_to_exclude: Sequence[str],
+                   op_types_to_quantize: Optional[Sequence[str]]) -> None:
+    if runtime == 'onnxruntime':
+        return
+    if runtime != 'openvino':
+        raise ValueError(f"Runtime {runtime!r} is not 'onnxruntime' or "
+                         "'openvino'.")
+    if method != DEFAULT_METHOD or nodes_to_exclude or op_types_to_quantize:
+        raise ValueError('--method, nodes to exclude and operator types '
+                         'are onnxruntime\'s; OpenVINO (NNCF) calibrates '
+                         'its own way. Leave them out.')
+    if not os.fspath(out_file).endswith('.xml'):
+        raise ValueError(f'OpenVINO model {out_file} must end in .xml (its '
+                         'weights go to the .bin beside it).')
+    import_openvino()
 
 
 def check_val_input_size(cfg: Config, shape: Tuple[int, int]) -> None:

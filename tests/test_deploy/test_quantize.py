@@ -203,7 +203,7 @@ def test_quantize_tool_from_an_onnx_file(setup, tmp_path):
     argv = [setup['config'], '--onnx', setup['fp32'], '--out', str(out),
             '--num-images', '2', '--split', 'val']
     result = run_tool(tool_command('quantize', *argv))
-    assert 'calibration on 2 val images' in result.stdout
+    assert 'calibrated on 2 val images' in result.stdout
     assert graph_input_shape(out) == (1, 3, *SIZE)
     result = run_tool(tool_command('quantize', *argv), expect_rc=1)
     assert 'tool_int8.onnx already exists' in result.stderr

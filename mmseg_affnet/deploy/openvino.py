@@ -1,0 +1,173 @@
+"""OpenVINO: the inference runtime built for x86 CPUs, and NNCF's INT8
+post-training quantization of the exported graph.
+
+An optional backend (``pip install -e '.[openvino]'``: ``openvino`` and
+``nncf``); without it every entry point fails with one line naming the
+extra. OpenVINO reads the fp32 ONNX graph of
+:func:`mmseg_affnet.deploy.export_segmentor` directly; the INT8 model is an
+OpenVINO IR pair (``NAME.xml`` + ``NAME.bin``) written by
+:func:`quantize_openvino`, calibrated on the same images as the
+onnxruntime path (:class:`mmseg_affnet.deploy.CalibrationImages`).
+"""
+import logging
+import os
+import os.path as osp
+import tempfile
+from pathlib import Path
+from types import ModuleType
+from typing import Iterable, Optional, Sequence, Union
+
+import numpy as np
+
+from ..utils.io import refuse_existing, refuse_inputs
+
+PathLike = Union[str, Path]
+EXTRA_HINT = ("install the optional backend with pip install -e "
+              "'.[openvino]' (openvino and nncf)")
+#: OpenVINO operation types NNCF leaves in float32, as the onnxruntime
+#: path leaves ONNX's AveragePool and Resize
+#: (:data:`mmseg_affnet.deploy.quantize.FP32_OP_TYPES`): the pyramid
+#: pooling's average pools and every bilinear upsampling.
+FP32_OV_TYPES = ('AvgPool', 'Interpolate')
+
+
+def import_openvino() -> ModuleType:
+    """The ``openvino`` module, or an error naming the extra.
+
+    Raises:
+        ImportError: If OpenVINO is not installed.
+    """
+    try:
+        import openvino
+    except ImportError:
+        raise ImportError(f'OpenVINO is not installed: {EXTRA_HINT}.') \
+            from None
+    return openvino
+
+
+def _import_nncf() -> ModuleType:
+    try:
+        import nncf
+    except ImportError:
+        raise ImportError('NNCF (OpenVINO\'s quantizer) is not installed: '
+                          f'{EXTRA_HINT}.') from None
+    return nncf
+
+
+def read_openvino_model(model_file: PathLike):
+    """Read an ONNX graph or an OpenVINO IR (``.xml``).
+
+    Args:
+        model_file (str | Path): ``.onnx`` or ``.xml``.
+
+    Returns:
+        openvino.Model: The model, not compiled.
+
+    Raises:
+        ImportError: If OpenVINO is not installed.
+        FileNotFoundError: If ``model_file`` does not exist.
+    """
+    ov = import_openvino()
+    if not osp.isfile(model_file):
+        raise FileNotFoundError(f'Model file {model_file} does not exist; '
+                                'export it with tools/export_onnx.py.')
+    return ov.Core().read_model(os.fspath(model_file))
+
+
+def compile_openvino(model, threads: Optional[int] = None,
+                     device: str = 'CPU'):
+    """Compile a model for latency (batch 1).
+
+    Args:
+        model (str | Path | openvino.Model): ``.onnx`` (fp32), ``.xml``
+            (e.g. the INT8 model of :func:`quantize_openvino`) or a model
+            of :func:`read_openvino_model`.
+        threads (int, optional): Inference threads; None lets OpenVINO
+            choose. Default: None.
+        device (str): OpenVINO device. Default: 'CPU'.
+
+    Returns:
+        openvino.CompiledModel: Called with a float32 array (1, 3, H, W),
+        it returns the logits (1, num_classes, H, W) as its output 0.
+
+    Raises:
+        ImportError: If OpenVINO is not installed.
+        FileNotFoundError: If a model file does not exist.
+    """
+    ov = import_openvino()
+    if isinstance(model, (str, os.PathLike)):
+        model = read_openvino_model(model)
+    config = {'PERFORMANCE_HINT': 'LATENCY'}
+    if threads:
+        config['INFERENCE_NUM_THREADS'] = int(threads)
+    return ov.Core().compile_model(model, device, config)
+
+
+def quantize_openvino(fp32_file: PathLike, out_file: PathLike,
+                      calibration: Iterable[np.ndarray],
+                      fp32_types: Sequence[str] = FP32_OV_TYPES) -> int:
+    """Write an INT8 OpenVINO IR of an fp32 ONNX graph (NNCF post-training
+    quantization).
+
+    NNCF's ``performance`` preset (symmetric int8 weights and activations)
+    calibrates on ``calibration``; the operation types ``fp32_types`` stay
+    in float32. The IR pair is written into a temporary folder beside
+    ``out_file`` and renamed into place, ``.bin`` first, so a reader never
+    sees an ``.xml`` without its weights; existing files are refused before
+    any work.
+
+    Args:
+        fp32_file (str | Path): fp32 graph of
+            :func:`mmseg_affnet.deploy.export_segmentor`.
+        out_file (str | Path): ``NAME.xml`` to write (``NAME.bin`` beside
+            it); neither may exist.
+        calibration (Iterable[np.ndarray]): float32 inputs (1, 3, H, W)
+            normalised as the model expects, e.g.
+            :class:`mmseg_affnet.deploy.CalibrationImages`.
+        fp32_types (Sequence[str]): OpenVINO operation types kept in
+            float32. Default: :data:`FP32_OV_TYPES`.
+
+    Returns:
+        int: Number of calibration images used.
+
+    Raises:
+        ImportError: If OpenVINO or NNCF is not installed.
+        ValueError: If ``out_file`` does not end in ``.xml`` or
+            ``calibration`` is empty.
+        FileExistsError: If ``out_file`` or its ``.bin`` exists.
+    """
+    out_file = os.fspath(out_file)
+    if not out_file.endswith('.xml'):
+        raise ValueError(f'OpenVINO model {out_file} must end in .xml (its '
+                         'weights go to the .bin beside it).')
+    weights_file = out_file[:-len('.xml')] + '.bin'
+    refuse_inputs([out_file, weights_file], [fp32_file], 'Pass another --out.')
+    refuse_existing([out_file, weights_file],
+                    'pass another --out or move the files away.')
+    ov, nncf = import_openvino(), _import_nncf()
+    arrays = list(calibration)
+    if not arrays:
+        raise ValueError('No calibration images: the calibration iterable '
+                         'is empty.')
+    model = read_openvino_model(fp32_file)
+    # NNCF logs every node it leaves unquantized; its progress bar stays.
+    nncf_log = logging.getLogger('nncf')
+    level = nncf_log.level
+    nncf_log.setLevel(logging.WARNING)
+    try:
+        quantized = nncf.quantize(
+            model,
+            nncf.Dataset(arrays),
+            preset=nncf.QuantizationPreset.PERFORMANCE,
+            subset_size=len(arrays),
+            ignored_scope=nncf.IgnoredScope(types=list(fp32_types),
+                                            validate=False))
+    finally:
+        nncf_log.setLevel(level)
+    folder = osp.dirname(osp.abspath(out_file))
+    with tempfile.TemporaryDirectory(dir=folder) as tmp_dir:
+        tmp_xml = osp.join(tmp_dir, 'model.xml')
+        ov.save_model(quantized, tmp_xml, compress_to_fp16=False)
+        os.replace(osp.join(tmp_dir, 'model.bin'), weights_file)
+        os.replace(tmp_xml, out_file)
+    return len(arrays)

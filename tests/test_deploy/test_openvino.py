@@ -11,17 +11,14 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
-from mmseg_affnet.apis import init_segmentor
 from mmseg_affnet.apis.video import segment_video
 from mmseg_affnet.deploy import (CalibrationImages, create_ort_session,
-                                 export_segmentor, open_graph, run_session)
+                                 open_graph, run_session)
 from mmseg_affnet.deploy.openvino import compile_openvino, quantize_openvino
 from mmseg_affnet.utils import load_config
-from tests.utils.models import randomize_batch_norms
 from tests.utils.tools import tool_error, tool_main
-from tests.utils.training import make_demo_data, write_tiny_config
+from tests.utils.training import exported_test_model
 
 SIZE = (64, 128)
 # As onnxruntime's INT8 graph (test_quantize.py): on these inputs 98-100 %
@@ -33,23 +30,13 @@ MIN_ARGMAX_AGREEMENT = 0.95
 def setup(tmp_path_factory):
     """Tiny data and config, a checkpoint, its fp32 ONNX graph and the
     OpenVINO INT8 model calibrated on 3 train images."""
-    root = tmp_path_factory.mktemp('openvino')
-    data_root = make_demo_data(str(root / 'data'), num_train=3, num_val=2)
-    config = write_tiny_config(str(root / 'tiny.py'), data_root)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        model = randomize_batch_norms(init_segmentor(config))
-    model.decode_head.conv_seg.weight.data.mul_(20)
-    checkpoint = str(root / 'weights.pth')
-    torch.save({'state_dict': model.state_dict()}, checkpoint)
-    fp32 = str(root / 'fp32.onnx')
-    export_segmentor(config, checkpoint, SIZE, fp32)
-    int8 = str(root / 'int8.xml')
+    setup = exported_test_model(tmp_path_factory.mktemp('openvino'), SIZE)
+    config, fp32 = setup['config'], setup['fp32']
+    int8 = str(setup['root'] / 'int8.xml')
     calibration = CalibrationImages(load_config(config), SIZE, 3)
     used = quantize_openvino(fp32, int8, calibration)
     val = list(CalibrationImages(load_config(config), SIZE, 2, split='val'))
-    return dict(root=root, config=config, checkpoint=checkpoint, fp32=fp32,
-                int8=int8, used=used, val=val)
+    return dict(setup, int8=int8, used=used, val=val)
 
 
 def test_fp32_graph_gives_onnxruntimes_logits(setup):

@@ -12,19 +12,17 @@ import cv2
 import numpy as np
 import onnx
 import pytest
-import torch
 from onnx import numpy_helper
 
 from tests.utils.tools import tool_error
-from tests.utils.training import (make_demo_data, run_tool, tool_command,
-                            write_tiny_config)
+from tests.utils.training import (exported_test_model, run_tool,
+                                  tool_command)
 from mmseg_affnet.apis import init_segmentor, load_config
 from mmseg_affnet.deploy import (CalibrationImages, accuracy_table,
                                  compare_accuracy, create_ort_session,
-                                 export_segmentor, graph_input_shape,
+                                 graph_input_shape,
                                  quantize_onnx, quantize_segmentor,
                                  run_session)
-from tests.utils.models import randomize_batch_norms
 
 SIZE = (64, 128)
 # Share of pixels whose INT8 argmax must equal fp32's. 8-bit activations
@@ -39,22 +37,11 @@ MIN_ARGMAX_AGREEMENT = 0.95
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
     """Tiny data and config, a checkpoint, its fp32 and INT8 graphs."""
-    root = tmp_path_factory.mktemp('quantize')
-    data_root = make_demo_data(str(root / 'data'), num_train=3, num_val=2)
-    config = write_tiny_config(str(root / 'tiny.py'), data_root)
-    # Seeded: the agreement must not depend on which tests ran before.
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        model = randomize_batch_norms(init_segmentor(config))
-    model.decode_head.conv_seg.weight.data.mul_(20)
-    checkpoint = str(root / 'weights.pth')
-    torch.save({'state_dict': model.state_dict()}, checkpoint)
-    fp32 = str(root / 'fp32.onnx')
-    export_segmentor(config, checkpoint, SIZE, fp32)
-    int8 = str(root / 'int8.onnx')
-    used = quantize_segmentor(config, int8, fp32_file=fp32, num_images=3)
-    return dict(root=root, config=config, checkpoint=checkpoint, fp32=fp32,
-                int8=int8, used=used)
+    setup = exported_test_model(tmp_path_factory.mktemp('quantize'), SIZE)
+    setup['int8'] = str(setup['root'] / 'int8.onnx')
+    setup['used'] = quantize_segmentor(setup['config'], setup['int8'],
+                                       fp32_file=setup['fp32'], num_images=3)
+    return setup
 
 
 def test_int8_graph_has_the_fp32_interface_and_int8_weights(setup):

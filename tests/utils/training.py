@@ -4,13 +4,18 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import List
+from typing import List, Tuple
+
+import torch
 
 from mmengine.config import Config
 
 from tests.utils.tools import CONFIGS_DIR, TOOLS_DIR
 from mmseg_affnet.apis import build_runner
 from mmseg_affnet.datasets.makers import generate_demo_dataset
+from mmseg_affnet.deploy import export_segmentor
+from mmseg_affnet.engine import init_segmentor
+from tests.utils.models import randomize_batch_norms
 
 STAGE2_CONFIG = osp.join(CONFIGS_DIR, 'affnet_cityscapes.py')
 CPU_DDP_BASE = osp.join(CONFIGS_DIR, '_base_', 'cpu_distributed_runner.py')
@@ -129,3 +134,30 @@ def wait_for_checkpoint(work_dir: str, name: str, process, timeout=240):
                     return
         time.sleep(0.02)
     raise TimeoutError(f'{name} did not appear in {work_dir}')
+
+
+def exported_test_model(root, size: Tuple[int, int]) -> dict:
+    """Tiny data and config, a checkpoint of AFFNet with random weights,
+    random BN statistics and a classifier scaled up so that its logits are
+    far from uniform (a random network's logits are nearly equal across
+    classes, where any rounding flips the argmax), and its fp32 graph.
+
+    Args:
+        root (Path): An empty folder.
+        size (tuple[int, int]): (H, W) of the graph's input.
+
+    Returns:
+        dict: ``root``, ``config``, ``checkpoint`` and ``fp32`` (paths).
+    """
+    data_root = make_demo_data(str(root / 'data'), num_train=3, num_val=2)
+    config = write_tiny_config(str(root / 'tiny.py'), data_root)
+    # Seeded: the argmax agreement must not depend on which tests ran before.
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = randomize_batch_norms(init_segmentor(config))
+    model.decode_head.conv_seg.weight.data.mul_(20)
+    checkpoint = str(root / 'weights.pth')
+    torch.save({'state_dict': model.state_dict()}, checkpoint)
+    fp32 = str(root / 'fp32.onnx')
+    export_segmentor(config, checkpoint, size, fp32)
+    return dict(root=root, config=config, checkpoint=checkpoint, fp32=fp32)

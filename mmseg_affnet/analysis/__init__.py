@@ -16,7 +16,7 @@ from .benchmark import (CSV_FIELDS, ORT_OPTION_VARIANTS, environment,
                         make_rows, plot_latency, result_paths, results_table,
                         run_benchmark, TRAIN_STEP_VARIANTS, write_results)
 from .complexity import FLOP_COUNTER, count_macs, inference_params
-from .timing import (TimedCall, cuda_peak_memory_mib, machine, matmul_call,
+from .timing import (TimedCall, cuda_peak_memory_mib, machine, matmul_calls,
                      median_latencies_ms, ort_call, time_interleaved,
                      torch_call, torch_settings)
 from .zoo import (DEFAULT_DEPLOY_MODELS, MODEL_ZOO, REFERENCE, parse_size,
@@ -25,7 +25,7 @@ from .zoo import (DEFAULT_DEPLOY_MODELS, MODEL_ZOO, REFERENCE, parse_size,
 __all__ = [
     'count_macs', 'CSV_FIELDS', 'cuda_peak_memory_mib',
     'DEFAULT_DEPLOY_MODELS', 'environment', 'FLOP_COUNTER', 'inference_params',
-    'machine', 'make_rows', 'matmul_call', 'median_latencies_ms', 'MODEL_ZOO', 'ort_call', 'ORT_OPTION_VARIANTS',
+    'machine', 'make_rows', 'matmul_calls', 'median_latencies_ms', 'MODEL_ZOO', 'ort_call', 'ORT_OPTION_VARIANTS',
     'parse_size', 'plot_latency', 'REFERENCE', 'result_paths', 'results_table',
     'run_benchmark', 'select_deploy_models', 'select_models',
     'time_interleaved', 'TimedCall', 'torch_call', 'torch_settings',

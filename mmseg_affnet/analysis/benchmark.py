@@ -18,8 +18,10 @@ for each input size and device, one interleaved round-robin of:
   inputs, which sets the scales but not the speed);
 - optionally the reference model's fp32 graph under other onnxruntime
   session options (``ort:<option>`` rows, :data:`ORT_OPTION_VARIANTS`);
-- on CPU, a 2048^3 fp32 matmul: the multiply-add ceiling under the same
-  load, so that every row's GMAC/s can be read as a fraction of it.
+- on CPU, 2048^3 matmuls in fp32 (PyTorch) and, with INT8 rows, int8
+  (onnxruntime): the multiply-add ceiling of each precision under the
+  same load, so that every row's GMAC/s is read as a fraction of its own
+  precision's (:func:`~mmseg_affnet.analysis.timing.matmul_calls`).
 
 :func:`results_table`, :func:`write_results` and :func:`plot_latency` turn
 the rows into a Markdown table, CSV/JSON files and a latency plot.
@@ -47,7 +49,7 @@ from ..utils.io import (atomic_write_bytes, atomic_write_text,
                         check_output_folder, refuse_existing)
 from .complexity import FLOP_COUNTER, count_macs, inference_params
 from .report import Panel, Point, csv_text, markdown_table, scatter_png
-from .timing import (TimedCall, cuda_peak_memory_mib, machine, matmul_call,
+from .timing import (TimedCall, cuda_peak_memory_mib, machine, matmul_calls,
                      ort_call, time_interleaved, torch_call, torch_settings,
                      train_step_call)
 from .zoo import REFERENCE
@@ -204,8 +206,10 @@ def make_calls(models: Dict[str, nn.Module], deploy_models: Sequence[str],
                         if ort_options and name == REFERENCE else {})
             ort += _ort_calls(name, model, inputs, threads, opset, tmp_dir,
                               int8, variants)
-    ceiling = [matmul_call(MATMUL_SIZE)] if device == 'cpu' else []
-    return eager + train + fused + ort + ceiling
+    models = eager + train + fused + ort
+    ceiling = matmul_calls(MATMUL_SIZE, {c.precision for c in models},
+                           threads) if device == 'cpu' else []
+    return models + ceiling
 
 
 def make_rows(calls: Sequence[TimedCall], times: Sequence[Sequence[float]],
@@ -237,9 +241,8 @@ def make_rows(calls: Sequence[TimedCall], times: Sequence[Sequence[float]],
         for c, median in zip(calls, medians)
         if c.model == REFERENCE and c.variant in ('eager', 'train-step')
     }
-    ceiling = next((macs['matmul'] / median / 1e6
-                    for c, median in zip(calls, medians)
-                    if c.model == 'matmul'), None)
+    ceilings = {c.precision: macs['matmul'] / median / 1e6
+                for c, median in zip(calls, medians) if c.model == 'matmul'}
     rows = []
     for call, call_times, median, memory in zip(calls, times, medians,
                                                 memories):
@@ -262,8 +265,9 @@ def make_rows(calls: Sequence[TimedCall], times: Sequence[Sequence[float]],
                 latency_p90_ms=float(np.percentile(call_times, 90)) * 1e3,
                 fps=1e3 / median,
                 gmac_per_s=gmac_per_s,
-                ceiling_fraction=(gmac_per_s / ceiling
-                                  if ceiling and gmac_per_s else None),
+                ceiling_fraction=(gmac_per_s / ceilings[call.precision]
+                                  if call.precision in ceilings
+                                  and gmac_per_s else None),
                 peak_memory_mib=memory,
                 latency_vs_affnet=(median / reference_ms
                                    if reference_ms else None),
@@ -387,8 +391,10 @@ def environment(settings: dict) -> dict:
         load_average_at_end=os.getloadavg(),
         flop_counter=FLOP_COUNTER,
         latency=LATENCY_DEFINITION,
-        ceiling=f'torch.mm of two {MATMUL_SIZE}x{MATMUL_SIZE} fp32 '
-        'matrices, timed among the models',
+        ceiling=f'{MATMUL_SIZE}x{MATMUL_SIZE} matmuls timed among the '
+        'models, one per precision of the rows: torch.mm in fp32 (and bf16), '
+        'onnxruntime MatMulInteger (uint8 x int8) for int8; a row is a '
+        'fraction of its own precision\'s',
         int8=f'onnxruntime static QDQ, U8S8, per-channel weights, MinMax on '
         f'{INT8_CALIBRATION_INPUTS} random inputs (speed only)',
         peak_memory='CUDA: max allocated during one call minus allocated '

@@ -7,6 +7,7 @@ absolute numbers drift.
 """
 import os
 import platform
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -144,24 +145,68 @@ def ort_call(model: str, variant: str, backend: InferenceBackend,
                      lambda: backend.logits(inputs))
 
 
-def matmul_call(size: int = 2048) -> TimedCall:
-    """A large fp32 matmul: the CPU's practical multiply-add ceiling.
+def matmul_calls(size: int = 2048, precisions: Sequence[str] = ('fp32', ),
+                 threads: int = 0) -> List[TimedCall]:
+    """Large matmuls: the CPU's practical multiply-add ceiling, one per
+    precision, each through the runtime its rows use.
 
-    ``size`` x ``size`` times ``size`` x ``size`` in PyTorch (oneDNN/MKL
-    GEMM, the fastest kernel the machine runs): ``size**3`` multiply-adds.
-    Timed among the models, it gives the ceiling under the same load.
+    ``size`` x ``size`` times ``size`` x ``size`` (``size**3``
+    multiply-adds): fp32 by ``torch.mm`` (oneDNN/MKL GEMM, the fastest
+    kernel PyTorch runs), int8 by onnxruntime's ``MatMulInteger`` (uint8 x
+    int8 -> int32, the MLAS GEMM its INT8 graphs' convolutions run; VNNI
+    where the CPU has it). Timed among the models, they give each
+    precision's ceiling under the same load. There is no bf16 ceiling: the
+    benchmark's bf16 rows are training steps, which have no GMAC/s, and on a
+    CPU without native bfloat16 (AVX2) a 2048^3 bf16 ``torch.mm`` ran at
+    0.5 GMAC/s (17 s a call).
 
     Args:
         size (int): Matrix side. Default: 2048 (8.6 G multiply-adds).
+        precisions (Sequence[str]): Of ``'fp32'`` and ``'int8'``; others
+            are left out. Default: ('fp32', ).
+        threads (int): onnxruntime's intra-op threads (0: its choice);
+            PyTorch's are the caller's. Default: 0.
 
     Returns:
-        TimedCall: Model ``'matmul'``, variant ``f'{size}x{size}'``.
+        list[TimedCall]: Model ``'matmul'``, variant ``f'{size}x{size}'``,
+        one per precision.
     """
     generator = torch.Generator().manual_seed(0)
     a = torch.randn(size, size, generator=generator)
     b = torch.randn(size, size, generator=generator)
-    return TimedCall('matmul', f'{size}x{size}', 'fp32',
-                     lambda: torch.mm(a, b))
+    variant = f'{size}x{size}'
+    calls = []
+    if 'fp32' in precisions:
+        calls.append(TimedCall('matmul', variant, 'fp32',
+                               lambda: torch.mm(a, b)))
+    if 'int8' in precisions:
+        calls.append(TimedCall('matmul', variant, 'int8',
+                               _int8_matmul(size, threads)))
+    return calls
+
+
+def _int8_matmul(size: int, threads: int) -> Callable[[], object]:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from ..deploy import create_ort_session
+    rng = np.random.default_rng(0)
+    weights = numpy_helper.from_array(
+        rng.integers(-128, 128, (size, size), dtype=np.int8), 'b')
+    graph = helper.make_graph(
+        [helper.make_node('MatMulInteger', ['a', 'b'], ['y'])], 'matmul',
+        [helper.make_tensor_value_info('a', TensorProto.UINT8, [size, size])],
+        [helper.make_tensor_value_info('y', TensorProto.INT32, [size, size])],
+        [weights])
+    model = helper.make_model(graph,
+                              opset_imports=[helper.make_opsetid('', 13)])
+    onnx.checker.check_model(model)
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        path = os.path.join(tmp_dir, 'matmul_int8.onnx')
+        onnx.save(model, path)
+        session = create_ort_session(path, threads)
+    a = rng.integers(0, 256, (size, size), dtype=np.uint8)
+    return lambda: session.run(None, {'a': a})
 
 
 def time_interleaved(runners: Sequence[Callable[[], object]],

@@ -56,7 +56,7 @@ def test_benchmark_csv_has_every_run_and_column(benchmark_dir):
          options] +
         [(FAST_SCNN_NAME, v, p) for v, p in
          [('eager', 'fp32'), ('train-step', 'fp32')] + deploy] +
-        [('matmul', '2048x2048', 'fp32')])
+        [('matmul', '2048x2048', 'fp32'), ('matmul', '2048x2048', 'int8')])
     for row in rows:
         assert set(row) == set(CSV_FIELDS)
         assert row['input'] == '64x128' and row['device'] == 'cpu'
@@ -85,8 +85,16 @@ def test_benchmark_csv_has_every_run_and_column(benchmark_dir):
             float(by_run[run]['latency_median_ms']) /
             float(reference_train['latency_median_ms']),
             rel_tol=1e-6)
-    assert float(by_run[('matmul', '2048x2048', 'fp32')]
-                 ['ceiling_fraction']) == 1.0
+    for precision in ('fp32', 'int8'):
+        assert float(by_run[('matmul', '2048x2048', precision)]
+                     ['ceiling_fraction']) == 1.0
+    # An INT8 row is a fraction of the int8 ceiling, not the fp32 one.
+    int8_row = by_run[('AFFNet', 'onnxruntime-int8', 'int8')]
+    assert math.isclose(
+        float(int8_row['ceiling_fraction']),
+        float(int8_row['gmac_per_s']) /
+        float(by_run[('matmul', '2048x2048', 'int8')]['gmac_per_s']),
+        rel_tol=1e-6)
     assert float(by_run[('matmul', '2048x2048', 'fp32')]
                  ['gmacs']) == pytest.approx(2048**3 / 1e9)
 
@@ -177,20 +185,24 @@ def test_count_macs_and_params_match_a_hand_count():
 def test_make_rows_and_table_from_given_times():
     calls = [TimedCall(REFERENCE, 'eager', 'fp32', lambda: None),
              TimedCall(REFERENCE, 'onnxruntime-int8', 'int8', lambda: None),
-             TimedCall('matmul', '2048x2048', 'fp32', lambda: None)]
-    times = [[0.2, 0.1, 0.3], [0.05, 0.05, 0.05], [0.5, 0.5, 0.5]]
-    rows = make_rows(calls, times, [None] * 3, 'cpu', (64, 128),
+             TimedCall('matmul', '2048x2048', 'fp32', lambda: None),
+             TimedCall('matmul', '2048x2048', 'int8', lambda: None)]
+    times = [[0.2, 0.1, 0.3], [0.05, 0.05, 0.05], [0.5, 0.5, 0.5],
+             [0.25, 0.25, 0.25]]
+    rows = make_rows(calls, times, [None] * 4, 'cpu', (64, 128),
                      {REFERENCE: 2_000_000}, {REFERENCE: 10**9},
                      {REFERENCE: 'affnet.py'})
-    eager, int8, matmul = rows
+    eager, int8, matmul, matmul_int8 = rows
     assert eager['latency_median_ms'] == pytest.approx(200)
     assert eager['gmac_per_s'] == pytest.approx(5.0)
     assert int8['latency_vs_affnet'] == pytest.approx(0.25)
     assert matmul['gmac_per_s'] == pytest.approx(2048**3 / 0.5 / 1e9)
     assert eager['ceiling_fraction'] == pytest.approx(
         5.0 / matmul['gmac_per_s'])
+    assert int8['ceiling_fraction'] == pytest.approx(
+        20.0 / matmul_int8['gmac_per_s'])
     table = results_table(rows)
-    assert table.count('\n') == 4 and '| onnxruntime-int8 |' in table
+    assert table.count('\n') == 5 and '| onnxruntime-int8 |' in table
 
 
 def test_library_calls_leave_threads_and_cudnn_as_they_found_them():

@@ -643,3 +643,27 @@ def test_cfg_options_list_item_with_a_space_is_refused(tmp_path, capsys):
         '[/tmp/cv dätä/a, b]: an item of this list holds a space' in err
     assert 'Set train_dataloader.dataset.data_prefix.img_path in a config ' \
         'file instead' in err
+
+
+def _logged_losses_of(cfg: Config) -> list:
+    run_training(cfg)
+    return _logged_losses(cfg.work_dir)
+
+
+@pytest.mark.slow
+def test_compile_option_trains_as_eager(tmp_path, demo_root):
+    """mmengine's ``compile`` option (torch.compile of the training step)
+    with this project's hooks trains as eager does. The graph is captured
+    by dynamo and AOTAutograd (backend ``aot_eager``); inductor's code
+    generation is left out (about 7 minutes for this config on a loaded
+    2-core CPU, same losses within 4e-4)."""
+    options = {'train_cfg.max_epochs': 2}
+    (tmp_path / 'eager').mkdir()
+    (tmp_path / 'compiled').mkdir()
+    eager = tiny_config(tmp_path / 'eager', demo_root, **options)
+    compiled = tiny_config(tmp_path / 'compiled', demo_root, **options,
+                           compile=dict(backend='aot_eager'))
+    expected = _logged_losses_of(eager)
+    losses = _logged_losses_of(compiled)
+    assert len(losses) == len(expected) == 2
+    np.testing.assert_allclose(losses, expected, rtol=1e-3)

@@ -60,7 +60,8 @@ from ..utils.cli import Interrupted, interrupt_name
 from ..utils.config import load_config
 from ..utils.device import resolve_device
 from .infer import SegmentorInferencer, dataset_palette
-from .video_io import LabelSink, VideoSink, check_video_output, open_source
+from .video_io import open_source
+from .video_sinks import LabelSink, VideoSink, check_video_output
 from .video_stream import STAGES, VideoPipeline
 
 #: Frame rate written for inputs that do not declare one (frame folders,

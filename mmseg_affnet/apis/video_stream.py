@@ -21,7 +21,8 @@ from tqdm import tqdm
 
 from ..deploy.backends import InferenceBackend
 from ..utils.cli import interrupt_name
-from .video_io import Frame, FrameSource, LabelSink, VideoSink
+from .video_io import Frame, FrameSource
+from .video_sinks import LabelSink, VideoSink
 
 #: Stages in the order of the pipeline: (name, thread).
 STAGES = (('decode', 'reader'), ('preprocess', 'reader'),

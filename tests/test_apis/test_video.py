@@ -16,7 +16,7 @@ from tests.utils.models import randomize_batch_norms
 from tests.utils.tools import CONFIGS_DIR, tool_error, tool_main
 from mmseg_affnet.apis import init_segmentor
 from mmseg_affnet.apis import video as video_api
-from mmseg_affnet.apis import video_io
+from mmseg_affnet.apis import video_io, video_sinks
 from mmseg_affnet.apis.infer import segment_images
 from mmseg_affnet.apis.video import segment_video
 from mmseg_affnet.deploy import (OnnxBackend, argmax_channels,
@@ -282,7 +282,7 @@ def test_streams_with_bounded_queues(tmp_path, config, checkpoint,
     writer, however long the input."""
     write_folder(tmp_path / 'frames', random_frames(12, seed=4))
     progress = dict(read=0, written=0, ahead=0)
-    read_image, write = video_io.read_image, video_io.VideoSink.write
+    read_image, write = video_io.read_image, video_sinks.VideoSink.write
 
     def counting_read(path):
         progress['read'] += 1
@@ -296,7 +296,7 @@ def test_streams_with_bounded_queues(tmp_path, config, checkpoint,
         progress['written'] += 1
 
     monkeypatch.setattr(video_io, 'read_image', counting_read)
-    monkeypatch.setattr(video_io.VideoSink, 'write', slow_write)
+    monkeypatch.setattr(video_sinks.VideoSink, 'write', slow_write)
     summary = segment_video(str(tmp_path / 'frames'), config, checkpoint,
                             str(tmp_path / 'out.mp4'), queue_size=2,
                             device='cpu', progress=False)
@@ -385,7 +385,7 @@ def test_an_error_while_writing_leaves_no_partial_video(
     def full_disk(self, name, labels):
         raise OSError(28, 'No space left on device')
 
-    monkeypatch.setattr(video_io.LabelSink, 'write', full_disk)
+    monkeypatch.setattr(video_sinks.LabelSink, 'write', full_disk)
     with pytest.raises(OSError, match='No space left'):
         segment_video(str(tmp_path / 'frames'), config, checkpoint,
                       str(tmp_path / 'out.mp4'),
@@ -549,15 +549,15 @@ def test_tool_takes_cfg_options(tmp_path, config):
 #: the writer too, if SLOW_WRITE is set) so that a signal lands mid-stream.
 SLOW_TOOL = '''
 import os, runpy, sys, time
-from mmseg_affnet.apis import video, video_io
-infer, write = video.TorchBackend.labels, video_io.VideoSink.write
+from mmseg_affnet.apis import video, video_sinks
+infer, write = video.TorchBackend.labels, video_sinks.VideoSink.write
 def slow_infer(self, data, size):
     time.sleep(float(os.environ['SLOW_INFER']))
     return infer(self, data, size)
 def slow_write(self, image):
     time.sleep(float(os.environ.get('SLOW_WRITE', '0')))
     write(self, image)
-video.TorchBackend.labels, video_io.VideoSink.write = slow_infer, slow_write
+video.TorchBackend.labels, video_sinks.VideoSink.write = slow_infer, slow_write
 sys.argv = ['video.py'] + sys.argv[1:]
 sys.exit(runpy.run_path(sys.argv[0].replace('video.py', '') + TOOL,
                         run_name='tool')['main']())

@@ -651,8 +651,10 @@ def test_second_ctrl_c_keeps_what_was_written(tmp_path, config, checkpoint):
     assert 'Traceback' not in err
     written = len(os.listdir(labels))
     assert written >= 1
-    assert f'Stopped by Ctrl+C after {written} frames; a second stop ' \
-        'request left the last' in out
+    # Whether the second request lands while the queued frames are written
+    # (they are then left unwritten) or after is up to the scheduler; either
+    # way every frame written is kept, in the video and as a label PNG.
+    assert f'Stopped by Ctrl+C after {written} frames' in out
     assert len(read_video(tmp_path / 'out.mp4')[0]) == written
     assert not (tmp_path / 'out.part.mp4').exists()
 

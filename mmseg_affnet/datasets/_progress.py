@@ -1,6 +1,7 @@
 """Apply a function to many files, in parallel, with mmengine's progress bar.
 """
 import os
+import signal
 import sys
 from multiprocessing import Pool
 from typing import Callable, List, Sequence
@@ -39,12 +40,22 @@ def map_with_progress(func: Callable,
         file = sys.stdout if progress else devnull
         if nproc <= 1 or len(tasks) == 1:
             return track_progress(func, tasks, file=file)
-        # Leaving the block terminates the workers, on an error too.
-        with Pool(min(nproc, len(tasks))) as pool:
+        # Leaving the block terminates the workers (SIGTERM), on an error
+        # too; they take SIGTERM's default action even where the parent
+        # ignores or traps it (submitit's jobs do), or terminate() waits
+        # for them forever.
+        with Pool(min(nproc, len(tasks)), initializer=_default_sigterm) \
+                as pool:
             bar = ProgressBar(len(tasks), file=file)
             results = []
             for result in pool.imap(func, tasks, chunksize):
                 results.append(result)
                 bar.update()
             file.write('\n')
+            pool.close()
+            pool.join()
         return results
+
+
+def _default_sigterm() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -103,6 +103,19 @@ def compile_openvino(model, threads: Optional[int] = None,
     return ov.Core().compile_model(model, device, config)
 
 
+def ir_weights_file(xml_file: PathLike) -> str:
+    """The ``.bin`` of an OpenVINO IR ``NAME.xml``.
+
+    Raises:
+        ValueError: If ``xml_file`` does not end in ``.xml``.
+    """
+    xml_file = os.fspath(xml_file)
+    if not xml_file.endswith('.xml'):
+        raise ValueError(f'OpenVINO model {xml_file} must end in .xml (its '
+                         'weights go to the .bin beside it).')
+    return xml_file[:-len('.xml')] + '.bin'
+
+
 def quantize_openvino(fp32_file: PathLike, out_file: PathLike,
                       calibration: Iterable[np.ndarray],
                       fp32_types: Sequence[str] = FP32_OV_TYPES) -> int:
@@ -137,10 +150,7 @@ def quantize_openvino(fp32_file: PathLike, out_file: PathLike,
         FileExistsError: If ``out_file`` or its ``.bin`` exists.
     """
     out_file = os.fspath(out_file)
-    if not out_file.endswith('.xml'):
-        raise ValueError(f'OpenVINO model {out_file} must end in .xml (its '
-                         'weights go to the .bin beside it).')
-    weights_file = out_file[:-len('.xml')] + '.bin'
+    weights_file = ir_weights_file(out_file)
     refuse_inputs([out_file, weights_file], [fp32_file], 'Pass another --out.')
     refuse_existing([out_file, weights_file],
                     'pass another --out or move the files away.')

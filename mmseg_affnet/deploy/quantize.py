@@ -15,7 +15,6 @@ tests). The quantized graph has the same input (``inputs``) and output
 (``logits``) as the fp32 one.
 """
 import itertools
-import os
 import os.path as osp
 import tempfile
 from pathlib import Path
@@ -42,7 +41,7 @@ from ..utils.config import load_config
 from ..utils.io import require_file
 from ..utils.io import atomic_write_bytes, refuse_existing, refuse_inputs
 from .onnx import INPUT_NAME, _path_of, export_onnx
-from .openvino import import_openvino, quantize_openvino
+from .openvino import import_openvino, ir_weights_file, quantize_openvino
 
 PathLike = Union[str, Path]
 # Not Entropy: in onnxruntime 1.32 its KL search has a single candidate, so
@@ -400,9 +399,7 @@ def _check_runtime(runtime: str, out_file: PathLike, method: str,
         raise ValueError('--method, nodes to exclude and operator types '
                          'are onnxruntime\'s; OpenVINO (NNCF) calibrates '
                          'its own way. Leave them out.')
-    if not os.fspath(out_file).endswith('.xml'):
-        raise ValueError(f'OpenVINO model {out_file} must end in .xml (its '
-                         'weights go to the .bin beside it).')
+    ir_weights_file(out_file)
     import_openvino()
 
 

@@ -57,6 +57,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-int8', action='store_true',
                         help='leave out the onnxruntime-int8 rows')
     parser.add_argument(
+        '--openvino', action='store_true',
+        help='add OpenVINO fp32 and NNCF INT8 rows of the deploy models '
+        "(the optional extra: pip install -e '.[openvino]')")
+    parser.add_argument(
         '--ort-options', action='store_true',
         help="add rows of AFFNet's fp32 graph under other onnxruntime "
         'session options (optimisation levels, spinning, parallel '
@@ -96,7 +100,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         rows = run_benchmark(configs, deploy_models, args.sizes, devices,
                              args.warmup, args.iters, args.threads,
                              args.opset, not args.no_int8, args.ort_options,
-                             args.train_step, args.cfg_options)
+                             args.train_step, args.cfg_options,
+                             args.openvino)
         write_results(rows, environment(vars(args)), paths)
     print_log(f"Wrote {paths['csv']}, {paths['json']} and {paths['png']}.")
 

@@ -16,6 +16,9 @@ for each input size and device, one interleaved round-robin of:
   and on CPU under onnxruntime in fp32 (``onnxruntime``) and static INT8
   (``onnxruntime-int8``: QDQ, per-channel weights; calibrated on random
   inputs, which sets the scales but not the speed);
+- optionally every deploy model's graph under OpenVINO in fp32
+  (``openvino``) and NNCF's static INT8 (``openvino-int8``, calibrated on
+  the same random inputs), the optional ``openvino`` extra;
 - optionally the reference model's fp32 graph under other onnxruntime
   session options (``ort:<option>`` rows, :data:`ORT_OPTION_VARIANTS`);
 - on CPU, 2048^3 matmuls in fp32 (PyTorch) and, with INT8 rows, int8
@@ -27,6 +30,7 @@ for each input size and device, one interleaved round-robin of:
 the rows into a Markdown table, CSV/JSON files and a latency plot.
 """
 import copy
+import importlib.metadata
 import json
 import os
 import os.path as osp
@@ -41,8 +45,9 @@ import torch.nn as nn
 from mmseg.utils import collect_env
 from tqdm import tqdm
 
-from ..deploy import (LogitsAtInputSize, OnnxBackend, export_onnx,
-                      prepare_for_inference, quantize_onnx)
+from ..deploy import (LogitsAtInputSize, OnnxBackend, OpenVinoBackend,
+                      export_onnx, prepare_for_inference, quantize_onnx,
+                      quantize_openvino)
 from ..engine.segmentor import init_segmentor
 from ..utils.config import load_config
 from ..utils.io import (atomic_write_bytes, atomic_write_text,
@@ -102,10 +107,13 @@ def result_paths(out_dir: str, name: str) -> Dict[str, str]:
     return paths
 
 
-def _ort_calls(name: str, model: nn.Module, inputs: torch.Tensor,
-               threads: int, opset: int, tmp_dir: str, int8: bool,
-               option_variants: Dict[str, dict]) -> List[TimedCall]:
-    """Export ``model`` at the size of ``inputs``; its onnxruntime calls."""
+def _graph_calls(name: str, model: nn.Module, inputs: torch.Tensor,
+                 threads: int, opset: int, tmp_dir: str, int8: bool,
+                 option_variants: Dict[str, dict],
+                 openvino: bool = False) -> List[TimedCall]:
+    """Export ``model`` at the size of ``inputs``; its onnxruntime calls
+    and, with ``openvino``, its OpenVINO calls (fp32, and INT8 with
+    ``int8``)."""
     stem = osp.join(tmp_dir, f'{name}_{inputs.shape[2]}x{inputs.shape[3]}')
     export_onnx(model, inputs, f'{stem}.onnx', opset)
     feed = inputs.numpy()
@@ -117,16 +125,27 @@ def _ort_calls(name: str, model: nn.Module, inputs: torch.Tensor,
         calls.append(ort_call(name, f'ort:{option}',
                               OnnxBackend(f'{stem}.onnx', model.cfg,
                                           **kwargs), feed))
+    generator = torch.Generator().manual_seed(0)
+    calibration = [
+        torch.randn(inputs.shape, generator=generator).numpy()
+        for _ in range(INT8_CALIBRATION_INPUTS)
+    ] if int8 else []
     if int8:
-        generator = torch.Generator().manual_seed(0)
-        calibration = [
-            torch.randn(inputs.shape, generator=generator).numpy()
-            for _ in range(INT8_CALIBRATION_INPUTS)
-        ]
         quantize_onnx(f'{stem}.onnx', f'{stem}_int8.onnx', calibration)
         calls.append(ort_call(name, 'onnxruntime-int8',
                               OnnxBackend(f'{stem}_int8.onnx', model.cfg,
                                           threads=threads), feed))
+    if openvino:
+        calls.append(ort_call(name, 'openvino',
+                              OpenVinoBackend(f'{stem}.onnx', model.cfg,
+                                              threads=threads), feed))
+        if int8:
+            quantize_openvino(f'{stem}.onnx', f'{stem}_ov_int8.xml',
+                              calibration)
+            calls.append(ort_call(name, 'openvino-int8',
+                                  OpenVinoBackend(f'{stem}_ov_int8.xml',
+                                                  model.cfg,
+                                                  threads=threads), feed))
     return calls
 
 
@@ -152,7 +171,8 @@ def make_calls(models: Dict[str, nn.Module], deploy_models: Sequence[str],
                size: Size, device: str, threads: int, opset: int,
                tmp_dir: str, int8: bool = True,
                ort_options: bool = False,
-               train_step: bool = False) -> List[TimedCall]:
+               train_step: bool = False,
+               openvino: bool = False) -> List[TimedCall]:
     """All timed calls of one input size on one device.
 
     Args:
@@ -169,10 +189,12 @@ def make_calls(models: Dict[str, nn.Module], deploy_models: Sequence[str],
             reference model. Default: False.
         train_step (bool): Add a ``train-step`` call of every model, and the
             reference's :data:`TRAIN_STEP_VARIANTS`. Default: False.
+        openvino (bool): Add ``openvino`` (and with ``int8``
+            ``openvino-int8``) calls of the deploy models. Default: False.
 
     Returns:
         list[TimedCall]: Eager calls, training steps, then fused, then
-        onnxruntime ones, then (CPU) the matmul ceiling.
+        exported-graph ones, then (CPU) the matmul ceiling.
     """
     inputs = torch.randn(1, 3, *size)
     precisions = ['fp32', 'fp16'] if device == 'cuda' else ['fp32']
@@ -204,8 +226,8 @@ def make_calls(models: Dict[str, nn.Module], deploy_models: Sequence[str],
         if device == 'cpu':
             variants = (ORT_OPTION_VARIANTS
                         if ort_options and name == REFERENCE else {})
-            ort += _ort_calls(name, model, inputs, threads, opset, tmp_dir,
-                              int8, variants)
+            ort += _graph_calls(name, model, inputs, threads, opset,
+                                tmp_dir, int8, variants, openvino)
     models = eager + train + fused + ort
     ceiling = matmul_calls(MATMUL_SIZE, {c.precision for c in models},
                            threads) if device == 'cpu' else []
@@ -288,7 +310,8 @@ def run_benchmark(configs: Dict[str, str],
                   int8: bool = True,
                   ort_options: bool = False,
                   train_step: bool = False,
-                  cfg_options: Optional[dict] = None) -> List[dict]:
+                  cfg_options: Optional[dict] = None,
+                  openvino: bool = False) -> List[dict]:
     """Benchmark models; one interleaved timing per input size and device.
 
     Args:
@@ -310,6 +333,9 @@ def run_benchmark(configs: Dict[str, str],
             reference's :data:`TRAIN_STEP_VARIANTS`. Default: False.
         cfg_options (dict, optional): Overrides merged into every model's
             config (mmseg's ``--cfg-options``). Default: None.
+        openvino (bool): Add the deploy models' ``openvino`` and
+            ``openvino-int8`` rows (the optional ``openvino`` extra).
+            Default: False.
 
     Returns:
         list[dict]: One row per model, variant, size and device (keys of
@@ -329,7 +355,7 @@ def run_benchmark(configs: Dict[str, str],
                 with tempfile.TemporaryDirectory() as tmp_dir:
                     calls = make_calls(models, deploy_models, size, device,
                                        threads, opset, tmp_dir, int8,
-                                       ort_options, train_step)
+                                       ort_options, train_step, openvino)
                     with tqdm(total=len(calls) * (warmup + iters),
                               desc=f'{size[0]}x{size[1]} {device} calls',
                               position=1, leave=False) as progress:
@@ -387,6 +413,9 @@ def environment(settings: dict) -> dict:
         # mmseg's environment record; str() for its numpy seed (JSON)
         **{key: str(value) for key, value in collect_env().items()},
         onnxruntime=onnxruntime.__version__,
+        **({'openvino_version': importlib.metadata.version('openvino'),
+            'nncf_version': importlib.metadata.version('nncf')}
+           if settings.get('openvino') else {}),
         **machine(),
         load_average_at_end=os.getloadavg(),
         flop_counter=FLOP_COUNTER,
@@ -396,7 +425,9 @@ def environment(settings: dict) -> dict:
         'onnxruntime MatMulInteger (uint8 x int8) for int8; a row is a '
         'fraction of its own precision\'s',
         int8=f'onnxruntime static QDQ, U8S8, per-channel weights, MinMax on '
-        f'{INT8_CALIBRATION_INPUTS} random inputs (speed only)',
+        f'{INT8_CALIBRATION_INPUTS} random inputs (speed only); OpenVINO: '
+        'NNCF performance preset on the same inputs, average pools and '
+        'resizes in fp32',
         peak_memory='CUDA: max allocated during one call minus allocated '
         'before it; CPU: not measured (null)',
         weights='random (latency does not depend on them)',

@@ -150,3 +150,24 @@ def test_video_runs_the_int8_model_under_openvino(setup):
     assert summary.backend == 'openvino int8'
     assert sorted(p.name for p in labels.iterdir()) == \
         ['0.png', '1.png', '2.png']
+
+
+def test_benchmark_times_openvino_fp32_and_int8(tmp_path):
+    """The benchmark's --openvino rows: both runtimes' calls of the deploy
+    model, each returning logits at the input size, and one int8 ceiling
+    shared by the two INT8 rows."""
+    from mmseg_affnet.analysis import MODEL_ZOO
+    from mmseg_affnet.analysis.benchmark import make_calls
+    from mmseg_affnet.engine.segmentor import init_segmentor
+
+    model = init_segmentor(load_config(MODEL_ZOO['AFFNet']))
+    calls = make_calls({'AFFNet': model}, ['AFFNet'], (64, 64), 'cpu',
+                       threads=1, opset=18, tmp_dir=str(tmp_path),
+                       openvino=True)
+    by_variant = {c.variant: c for c in calls if c.model == 'AFFNet'}
+    assert by_variant['openvino'].precision == 'fp32'
+    assert by_variant['openvino-int8'].precision == 'int8'
+    for variant in ('openvino', 'openvino-int8'):
+        assert by_variant[variant]().shape == (1, 19, 64, 64)
+    ceilings = [c.precision for c in calls if c.model == 'matmul']
+    assert sorted(ceilings) == ['fp32', 'int8']

@@ -6,7 +6,7 @@ Example:
 """
 import argparse
 
-from mmseg_affnet.apis.runs import run_test
+from mmseg_affnet.apis.test import run_test
 from mmseg_affnet.utils.cli import add_runner_arguments, config_from_args
 from mmseg_affnet.utils import reported_errors
 

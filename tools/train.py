@@ -8,7 +8,7 @@ import argparse
 
 from mmengine.config import Config
 
-from mmseg_affnet.apis.runs import run_training
+from mmseg_affnet.apis.train import run_training
 from mmseg_affnet.utils.cli import add_runner_arguments, config_from_args
 from mmseg_affnet.utils import reported_errors
 

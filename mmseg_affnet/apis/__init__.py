@@ -12,7 +12,8 @@ from ..models.utils import check_head_channels
 from ..utils import load_config, resolve_device, without_pretrained
 from .demo import run_demo
 from .infer import segment_images
-from .runs import build_runner, run_test, run_training
+from .test import run_test
+from .train import build_runner, run_training
 from .video import segment_video
 
 __all__ = [

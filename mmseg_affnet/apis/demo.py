@@ -16,7 +16,7 @@ from ..datasets.makers import generate_demo_dataset
 from ..evaluation import GammaGroupIoUMetric
 from ..utils.io import atomic_write_text, check_output_folder
 from ..utils.config import load_config, set_data_root
-from .runs import run_training
+from .train import run_training
 
 
 def run_demo(config: str,
@@ -34,7 +34,7 @@ def run_demo(config: str,
        is already there with the same settings). Any other config (e.g.
        ``configs/camvid/affnet_camvid_cpu.py``) reads real data from
        ``data_root``; a missing folder is named with where to get it.
-    2. Trains the config (:func:`mmseg_affnet.apis.runs.run_training`),
+    2. Trains the config (:func:`mmseg_affnet.apis.train.run_training`),
        which validates at the end: mmseg's metric logs the per-class IoU
        table and the gamma-group mIoUs.
     3. Writes ``val_iou.md`` (the IoU of every class with its OWFL gamma,

@@ -44,7 +44,7 @@ from ..analysis import count_macs, inference_params, machine
 from ..deploy import evaluate_checkpoint
 from ..engine import (TrainProgressHook, end_process_group, init_segmentor,
                       start_process_group)
-from ..apis.runs import run_training
+from ..apis.train import run_training
 from .comparison_recipe import model_input_size, write_model_config
 from .result_store import write_result
 

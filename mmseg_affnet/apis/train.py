@@ -1,22 +1,21 @@
-"""Training and testing runs, as the tools and the demo start them."""
+"""Training runs, as ``tools/train.py``, the demo and the research
+campaigns start them (:func:`run_training`), on a runner of the config's
+type (:func:`build_runner`)."""
 import errno
 import os
 import os.path as osp
 import uuid
 from contextlib import nullcontext
-from typing import Optional
 
 from mmengine.config import Config
-from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
 from ..datasets import check_dataset_layout
-from ..engine.checkpoint import load_weights
 from ..engine.checkpoint_hook import check_resume_before_building
 from ..engine.runner import check_work_dir, select_cpu_distributed_runner
 from ..utils.cli import Interrupted, was_interrupted
-from ..utils.io import folder_lock, refuse_existing
+from ..utils.io import folder_lock
 
 
 def build_runner(cfg: Config) -> Runner:
@@ -130,71 +129,3 @@ def _resume_hint(work_dir: str) -> str:
         last = file.read().strip()
     return (f'the last checkpoint is {last}; resume with --resume (the same '
             f'config and --work-dir {work_dir}).')
-
-
-def run_test(cfg: Config,
-             checkpoint: str,
-             out_dir: Optional[str] = None,
-             show_dir: Optional[str] = None,
-             tta: bool = False) -> dict:
-    """Evaluate (or format) the test split of ``cfg`` with ``checkpoint``.
-
-    The checkpoint is loaded strictly and weights-only
-    (:func:`mmseg_affnet.engine.load_weights`): a checkpoint of another
-    model is an error, not a randomly initialised head. Output folders that
-    already hold files are refused.
-
-    Args:
-        cfg (Config): A config with ``test_dataloader``, ``test_evaluator``
-            and ``work_dir``.
-        checkpoint (str): The checkpoint file.
-        out_dir (str, optional): Folder for the predicted label maps (PNG);
-            overrides ``test_evaluator.output_dir``. Default: None.
-        show_dir (str, optional): Folder for every test image painted with
-            its prediction. Default: None.
-        tta (bool): Test-time augmentation as mmseg's ``tools/test.py
-            --tta`` runs it: the config's ``tta_pipeline`` reads the test
-            images and its ``tta_model`` (``SegTTAModel``) averages the class
-            probabilities of the augmented views. Default: False.
-
-    Returns:
-        dict: The metrics.
-
-    Raises:
-        ValueError: If ``tta`` is asked for and the config has no
-            ``tta_model`` or ``tta_pipeline``.
-    """
-    if tta:
-        if cfg.get('tta_model') is None or cfg.get('tta_pipeline') is None:
-            raise ValueError(
-                'Test-time augmentation needs tta_model and tta_pipeline in '
-                "the config (e.g. configs/camvid/affnet_camvid_cpu.py's); add "
-                'them, or test without --tta.')
-        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-        cfg.tta_model.module = cfg.model
-        cfg.model = cfg.tta_model
-    if out_dir is not None:
-        cfg.test_evaluator.output_dir = out_dir
-        cfg.test_evaluator.keep_results = True
-    if show_dir is not None:
-        if 'visualization' not in cfg.default_hooks:
-            raise ValueError('--show-dir needs default_hooks.visualization '
-                             "(dict(type='SegVisualizationHook')).")
-        cfg.default_hooks.visualization.draw = True
-        cfg.default_hooks.visualization.interval = 1  # every image
-        cfg.visualizer.save_dir = show_dir
-    outputs = [cfg.test_evaluator.get('output_dir'), show_dir]
-    refuse_existing(
-        [folder for folder in outputs if folder and _has_files(folder)],
-        'Pass an empty or new folder to --out / --show-dir.')
-    check_dataloaders(cfg, 'test_dataloader')
-    cfg.load_from, cfg.resume = None, False
-    runner = build_runner(cfg)
-    model = runner.model.module if is_model_wrapper(
-        runner.model) else runner.model
-    load_weights(model.module if tta else model, checkpoint)
-    return runner.test()
-
-
-def _has_files(folder: str) -> bool:
-    return osp.isdir(folder) and any(os.scandir(folder)) or osp.isfile(folder)

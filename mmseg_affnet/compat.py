@@ -13,6 +13,11 @@ mmengine: ``config.config`` and        :mod:`mmseg_affnet.utils.mim`
 ``hub.hub``'s                          wrappers that resolve
 ``_get_package_and_cfg_path`` and      ``mmseg_affnet::<path>``
 ``get_installed_path``
+mmengine: ``config.utils`` and         :func:`mmseg_affnet.utils.mim.
+``hub.hub``'s ``_get_cfg_metainfo``    cached_cfg_metainfo`
+mmengine: ``config.config`` and        :func:`mmseg_affnet.utils.mim.
+``utils.package_utils``'s              remembered_installed`
+``is_installed``
 mmengine: ``CheckpointLoader``'s       :func:`mmseg_affnet.engine.checkpoint.
 local-file scheme (``''``)             load_checkpoint`
 mmseg: ``get_class_weight`` in five    :func:`mmseg_affnet.models.losses.
@@ -30,7 +35,8 @@ from mmseg.models.losses import cross_entropy_loss as mmseg_cross_entropy_loss
 
 from .engine.checkpoint import MapLocation, load_checkpoint
 from .models.losses.utils import get_class_weight, ignore_safe_cross_entropy
-from .utils.mim import own_installed_path, own_package_first
+from .utils.mim import (cached_cfg_metainfo, own_installed_path,
+                        own_package_first, remembered_installed)
 
 #: mmseg loss modules that call ``get_class_weight`` by their module-level
 #: name (mmseg 1.2.2).
@@ -73,6 +79,53 @@ def patch_mmengine_package_configs() -> None:
         if not hasattr(module.get_installed_path, 'upstream'):
             module.get_installed_path = own_installed_path(
                 module.get_installed_path)
+
+
+def patch_mmengine_model_index_reads() -> None:
+    """Read a package's model index once a process, not once per
+    ``package::`` path.
+
+    What: ``_get_cfg_metainfo`` of ``mmengine.config.utils`` (called for
+    every ``package::`` ``_base_`` entry) and of ``mmengine.hub.hub``
+    (:func:`mmengine.hub.get_config`, which imported it by name), a
+    private helper, wrapped by :func:`cached_cfg_metainfo`. Why: mmengine
+    0.10.7 parses mmseg's ``model-index.yml`` and its ~100 metafiles on
+    each call, 0.3-1 s on a 2-core CPU, so a config with three
+    ``mmseg::`` bases costs seconds to read and a tool that reads the
+    model zoo's configs (the benchmark, the comparison, the experiment
+    suite) spends most of its start there (the experiment suite's test:
+    134 of 206 s). Upstream: mmengine has no cache there (its
+    ``get_config`` and ``Config._get_cfg_path`` both call the helper).
+    Goes when mmengine caches the model index.
+    """
+    from mmengine.config import utils as config_utils
+    from mmengine.hub import hub as hub_module
+    for module in (config_utils, hub_module):
+        if not hasattr(module._get_cfg_metainfo, 'upstream'):
+            module._get_cfg_metainfo = cached_cfg_metainfo(
+                module._get_cfg_metainfo)
+
+
+def patch_mmengine_installed_check() -> None:
+    """Ask once a process whether a package is installed.
+
+    What: ``is_installed`` of ``mmengine.config.config`` (called by
+    ``Config._get_cfg_path`` for every ``package::`` path) and of
+    ``mmengine.utils.package_utils`` (called by ``install_package``, which
+    :func:`mmengine.hub.get_config` calls), wrapped by
+    :func:`remembered_installed`. Why: mmengine 0.10.7 reloads
+    ``pkg_resources`` on each call (about 50 ms, and a deprecation warning
+    each time), twice or more per ``mmseg::`` config read. Upstream:
+    mmengine's ``is_installed`` reloads on purpose, for packages installed
+    while a process runs (pypa/setuptools#373); only packages found are
+    remembered, so that case still works. Goes when mmengine stops
+    reloading ``pkg_resources`` (it is deprecated) or caches the answer.
+    """
+    from mmengine.config import config as config_module
+    from mmengine.utils import package_utils
+    for module in (config_module, package_utils):
+        if not hasattr(module.is_installed, 'upstream'):
+            module.is_installed = remembered_installed(module.is_installed)
 
 
 def _load_local(filename: str, map_location: MapLocation = None) -> dict:
@@ -131,6 +184,8 @@ def patch_mmseg_cross_entropy() -> None:
 #: Every patch, by name.
 PATCHES: Dict[str, Callable[[], None]] = {
     'mmengine package configs': patch_mmengine_package_configs,
+    'mmengine model-index reads': patch_mmengine_model_index_reads,
+    'mmengine installed check': patch_mmengine_installed_check,
     'mmengine checkpoint loader': patch_mmengine_checkpoint_loader,
     'mmseg class-weight reader': patch_mmseg_class_weight_reader,
     'mmseg cross entropy': patch_mmseg_cross_entropy,

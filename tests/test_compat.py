@@ -5,7 +5,10 @@ import os
 import os.path as osp
 
 import mmengine.config.config as mmengine_config
+import mmengine.config.utils as mmengine_config_utils
 import mmengine.hub.hub as mmengine_hub
+import mmengine.utils.package_utils as mmengine_package_utils
+import pytest
 from mmengine.runner.checkpoint import CheckpointLoader
 from mmseg.models.losses import cross_entropy_loss as mmseg_cross_entropy_loss
 
@@ -21,7 +24,11 @@ PATCHED_PACKAGES = ('mmengine', 'mmseg', 'mmcv')
 
 def _mmengine_helpers():
     return [(module, name) for module in (mmengine_config, mmengine_hub)
-            for name in ('_get_package_and_cfg_path', 'get_installed_path')]
+            for name in ('_get_package_and_cfg_path', 'get_installed_path')
+            ] + [(module, '_get_cfg_metainfo')
+                 for module in (mmengine_config_utils, mmengine_hub)
+                 ] + [(module, 'is_installed')
+                      for module in (mmengine_config, mmengine_package_utils)]
 
 
 def test_importing_the_package_applies_every_patch():
@@ -92,3 +99,48 @@ def test_no_module_but_compat_patches_another_package():
                         getattr(node.func, 'attr', '') == 'register_scheme':
                     offenders.append(f'{path}:{node.lineno}')
     assert not offenders, '\n'.join(offenders)
+
+
+def test_model_index_is_read_once_per_config_path(monkeypatch):
+    """mmengine's metafile scan runs once per (package, path): a config
+    entry and a base's ValueError both come back without a second scan,
+    and a caller cannot change the remembered entry."""
+    from mmseg_affnet.utils.mim import cached_cfg_metainfo
+
+    scans = []
+
+    def scan(package_path, cfg_path):
+        scans.append(cfg_path)
+        if cfg_path.startswith('_base_'):
+            raise ValueError(f'Expected configs: ..., but got {cfg_path}')
+        return {'Config': f'configs/{cfg_path}.py'}
+
+    cached = cached_cfg_metainfo(scan)
+    for _ in range(3):
+        entry = cached('/pkg', 'fastscnn/fast_scnn')
+        assert entry == {'Config': 'configs/fastscnn/fast_scnn.py'}
+        entry['Config'] = 'changed by a caller'
+        with pytest.raises(ValueError, match='but got _base_/x'):
+            cached('/pkg', '_base_/x')
+    assert scans == ['fastscnn/fast_scnn', '_base_/x']
+    assert cached.upstream is scan
+
+
+def test_installed_packages_are_looked_up_once():
+    """A package found is not looked up again; one not found is (it may be
+    installed meanwhile)."""
+    from mmseg_affnet.utils.mim import remembered_installed
+
+    lookups = []
+    present = {'mmseg'}
+
+    def lookup(package):
+        lookups.append(package)
+        return package in present
+
+    is_installed = remembered_installed(lookup)
+    assert is_installed('mmseg') and is_installed('mmseg')
+    assert not is_installed('mmdet') and not is_installed('mmdet')
+    present.add('mmdet')
+    assert is_installed('mmdet') and is_installed('mmdet')
+    assert lookups == ['mmseg', 'mmdet', 'mmdet', 'mmdet']

@@ -15,9 +15,17 @@ private helpers mmengine's config and hub modules call, so that they
 resolve ``mmseg_affnet::<path>`` and other packages as before;
 :func:`mmseg_affnet.compat.patch_mmengine_package_configs` puts them in
 place when the package is imported.
+
+mmengine also reads every metafile of a package's model index (about 100
+YAML files for mmseg, 0.3-1 s) each time it resolves one ``package::``
+path, that is for every ``mmseg::_base_/...`` entry of every config it
+reads; :func:`cached_cfg_metainfo` remembers each answer for the process.
+Before each of those lookups it asks whether the package is installed by
+reloading ``pkg_resources`` (about 50 ms); :func:`remembered_installed`
+remembers the packages found.
 """
 import os.path as osp
-from typing import Callable, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 PACKAGE = 'mmseg_affnet'
 PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -98,6 +106,69 @@ def own_installed_path(upstream: Callable[[str], str]
 
     get_installed_path.upstream = upstream
     return get_installed_path
+
+
+def cached_cfg_metainfo(upstream: Callable[[str, str], dict]
+                        ) -> Callable[[str, str], dict]:
+    """mmengine's ``_get_cfg_metainfo``, each answer read once a process.
+
+    mmengine reads the package's ``model-index.yml`` and every metafile it
+    imports on each call, to find one config's entry; a ``_base_`` entry,
+    which no metafile lists, ends in the ``ValueError`` mmengine catches to
+    fall back to the path itself. Both answers are kept, by package folder
+    and config path (the installed packages do not change while a process
+    runs).
+
+    Args:
+        upstream (Callable): mmengine's own helper; kept as the wrapper's
+            ``upstream`` attribute.
+
+    Returns:
+        Callable[[str, str], dict]: (package path, config path) -> the
+        config's metafile entry (a copy), or the ``ValueError`` raised again.
+    """
+    answers: Dict[Tuple[str, str], Tuple[dict, Optional[tuple]]] = {}
+
+    def get_cfg_metainfo(package_path: str, cfg_path: str) -> dict:
+        key = (package_path, cfg_path)
+        if key not in answers:
+            try:
+                answers[key] = (upstream(package_path, cfg_path), None)
+            except ValueError as error:
+                answers[key] = ({}, error.args)
+        entry, error_args = answers[key]
+        if error_args is not None:
+            raise ValueError(*error_args)
+        return dict(entry)
+
+    get_cfg_metainfo.upstream = upstream
+    return get_cfg_metainfo
+
+
+def remembered_installed(upstream: Callable[[str], bool]
+                         ) -> Callable[[str], bool]:
+    """mmengine's ``is_installed``, asked once a process for a package
+    that is installed.
+
+    A package found stays installed while the process runs; one not found
+    is asked again (mmengine's ``install_package`` may install it).
+
+    Args:
+        upstream (Callable): mmengine's own helper; kept as the wrapper's
+            ``upstream`` attribute.
+
+    Returns:
+        Callable[[str], bool]: Package name -> whether it is installed.
+    """
+    installed = set()
+
+    def is_installed(package: str) -> bool:
+        if package not in installed and upstream(package):
+            installed.add(package)
+        return package in installed
+
+    is_installed.upstream = upstream
+    return is_installed
 
 
 def _checkout_as_package() -> str:

@@ -19,6 +19,7 @@ partial suite already covers every variant of its first stage. The summary
 is :mod:`.suite_summary`'s.
 """
 import copy
+import glob
 import json
 import os
 import os.path as osp
@@ -215,17 +216,13 @@ def run_experiments(suite: str = 'paper',
     members = select_variants(suite)
     chosen = select_variants(suite, variants)
     recipe = recipe or SUITES[suite].recipe
+    if not train:  # refused before the recipe and the models are read
+        _check_something_to_summarise(results_dir, suite)
     with campaign_processes(launcher) as (rank, world_size):
         recipe_cfg, recipe_digest = load_experiment_recipe(
             recipe, data_root, cfg_options, world_size)
         models = {v.name: variant_model(recipe_cfg, v) for v in members}
         digests = {name: digest(model) for name, model in models.items()}
-        if not train and not osp.isfile(osp.join(results_dir,
-                                                  SUITE_RECORD)):
-            raise FileNotFoundError(
-                f'{results_dir} holds no {SUITE_RECORD}, so no results of a '
-                'suite to summarise; pass the --results-dir of a suite, or '
-                'run the suite without --summary-only to train it.')
         if rank == 0:
             check_output_folder(results_dir, '--results-dir')
             check_suite_record(results_dir, dict(
@@ -259,11 +256,28 @@ def run_experiments(suite: str = 'paper',
     # the whole suite's results, also when only some variants ran now
     results = collect_results(results_dir, members, recipe_digest, digests)
     if not any(results.values()):
-        raise FileNotFoundError(
-            f'{results_dir} holds no finished run (no '
-            f'<variant>/seed<k>/{RESULT_FILE}) of suite {suite!r}; run the '
-            'suite without --summary-only to train them.')
+        raise _no_finished_run(results_dir, suite)
     return write_summary(results, members, results_dir, recipe)
+
+
+def _no_finished_run(results_dir: str, suite: str) -> FileNotFoundError:
+    return FileNotFoundError(
+        f'{results_dir} holds no finished run (no '
+        f'<variant>/seed<k>/{RESULT_FILE}) of suite {suite!r}; run the '
+        'suite without --summary-only to train them.')
+
+
+def _check_something_to_summarise(results_dir: str, suite: str) -> None:
+    """Refuse a summary of a folder without a suite record or without any
+    result file (which results count is checked once they are read)."""
+    if not osp.isfile(osp.join(results_dir, SUITE_RECORD)):
+        raise FileNotFoundError(
+            f'{results_dir} holds no {SUITE_RECORD}, so no results of a '
+            'suite to summarise; pass the --results-dir of a suite, or '
+            'run the suite without --summary-only to train it.')
+    if not glob.glob(osp.join(glob.escape(results_dir), '*', 'seed*',
+                              RESULT_FILE)):
+        raise _no_finished_run(results_dir, suite)
 
 
 def collect_results(results_dir: str, variants: Sequence[Variant],

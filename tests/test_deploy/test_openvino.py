@@ -18,19 +18,19 @@ from mmseg_affnet.deploy import (CalibrationImages, create_ort_session,
 from mmseg_affnet.deploy.openvino import compile_openvino, quantize_openvino
 from mmseg_affnet.utils import load_config
 from tests.utils.tools import tool_error, tool_main
-from tests.utils.training import exported_test_model
+from tests.utils.training import EXPORT_SIZE
 
-SIZE = (64, 128)
+SIZE = EXPORT_SIZE
 # As onnxruntime's INT8 graph (test_quantize.py): on these inputs 98-100 %
 # of the pixels keep their argmax; a broken quantization keeps 5-50 %.
 MIN_ARGMAX_AGREEMENT = 0.95
 
 
 @pytest.fixture(scope='module')
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, exported_model):
     """Tiny data and config, a checkpoint, its fp32 ONNX graph and the
     OpenVINO INT8 model calibrated on 3 train images."""
-    setup = exported_test_model(tmp_path_factory.mktemp('openvino'), SIZE)
+    setup = dict(exported_model, root=tmp_path_factory.mktemp('openvino'))
     config, fp32 = setup['config'], setup['fp32']
     int8 = str(setup['root'] / 'int8.xml')
     calibration = CalibrationImages(load_config(config), SIZE, 3)

@@ -15,8 +15,7 @@ import pytest
 from onnx import numpy_helper
 
 from tests.utils.tools import tool_error
-from tests.utils.training import (exported_test_model, run_tool,
-                                  tool_command)
+from tests.utils.training import EXPORT_SIZE, run_tool, tool_command
 from mmseg_affnet.apis import init_segmentor, load_config
 from mmseg_affnet.deploy import (CalibrationImages, accuracy_table,
                                  compare_accuracy, create_ort_session,
@@ -24,7 +23,7 @@ from mmseg_affnet.deploy import (CalibrationImages, accuracy_table,
                                  quantize_onnx, quantize_segmentor,
                                  run_session)
 
-SIZE = (64, 128)
+SIZE = EXPORT_SIZE
 # Share of pixels whose INT8 argmax must equal fp32's. 8-bit activations
 # carry ~0.4 % of each tensor's range as rounding error through ~70 convs,
 # so pixels whose top-2 logits are within that error of each other may
@@ -35,9 +34,10 @@ MIN_ARGMAX_AGREEMENT = 0.95
 
 
 @pytest.fixture(scope='module')
-def setup(tmp_path_factory):
-    """Tiny data and config, a checkpoint, its fp32 and INT8 graphs."""
-    setup = exported_test_model(tmp_path_factory.mktemp('quantize'), SIZE)
+def setup(tmp_path_factory, exported_model):
+    """Tiny data and config, a checkpoint, its fp32 and INT8 graphs; this
+    module's files go to a folder of its own."""
+    setup = dict(exported_model, root=tmp_path_factory.mktemp('quantize'))
     setup['int8'] = str(setup['root'] / 'int8.onnx')
     setup['used'] = quantize_segmentor(setup['config'], setup['int8'],
                                        fp32_file=setup['fp32'], num_images=3)

@@ -136,6 +136,10 @@ def wait_for_checkpoint(work_dir: str, name: str, process, timeout=240):
     raise TimeoutError(f'{name} did not appear in {work_dir}')
 
 
+#: (H, W) of the deployment tests' exported graph.
+EXPORT_SIZE = (64, 128)
+
+
 def exported_test_model(root, size: Tuple[int, int]) -> dict:
     """Tiny data and config, a checkpoint of AFFNet with random weights,
     random BN statistics and a classifier scaled up so that its logits are

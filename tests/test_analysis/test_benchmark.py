@@ -13,7 +13,7 @@ import matplotlib.image
 import pytest
 import torch.nn as nn
 
-from tests.utils.training import run_tool, tool_command
+from tests.utils.tools import exit_status, tool_error, tool_main
 from mmseg_affnet.analysis import (CSV_FIELDS, MODEL_ZOO,
                                    ORT_OPTION_VARIANTS, REFERENCE, TimedCall,
                                    count_macs, inference_params, make_rows,
@@ -30,11 +30,11 @@ def benchmark_dir(tmp_path_factory) -> str:
     """Benchmark AFFNet (with the session-option rows) and a config given by
     path, both with deploy rows, at one tiny size."""
     out_dir = str(tmp_path_factory.mktemp('benchmark'))
-    run_tool(tool_command(
-        'benchmark', '--models', 'AFFNet', '--configs', FAST_SCNN_CONFIG,
+    tool_main('benchmark')([
+        '--models', 'AFFNet', '--configs', FAST_SCNN_CONFIG,
         '--deploy-models', 'AFFNet', FAST_SCNN_NAME, '--ort-options',
-        '--train-step', '--sizes', '64x128', '--warmup', '1', '--iters', '2', '--threads',
-        '1', '--device', 'cpu', '--out-dir', out_dir), timeout=600)
+        '--train-step', '--sizes', '64x128', '--warmup', '1', '--iters', '2',
+        '--threads', '1', '--device', 'cpu', '--out-dir', out_dir])
     return out_dir
 
 
@@ -124,16 +124,14 @@ def test_benchmark_plot_is_an_image(benchmark_dir):
 def test_benchmark_refuses_to_overwrite_results(benchmark_dir):
     with pytest.raises(FileExistsError, match='benchmark.csv'):
         result_paths(benchmark_dir, 'benchmark')
-    result = run_tool(tool_command('benchmark', '--models', 'AFFNet',
-                                   '--out-dir', benchmark_dir), expect_rc=1)
-    assert 'already exist' in result.stderr
-    assert 'Traceback' not in result.stderr
+    message = tool_error('benchmark', '--models', 'AFFNet', '--out-dir',
+                         benchmark_dir)
+    assert 'already exist' in message
     assert result_paths(benchmark_dir, 'other')['csv'] == osp.join(
         benchmark_dir, 'other.csv')
 
 
-@pytest.mark.slow
-def test_benchmark_rejects_unknown_models_and_sizes():
+def test_benchmark_rejects_unknown_models_and_sizes(capsys):
     with pytest.raises(ValueError, match='Unknown models'):
         select_models(['NoSuchNet'], [])
     with pytest.raises(ValueError, match='named'):
@@ -143,12 +141,10 @@ def test_benchmark_rejects_unknown_models_and_sizes():
     assert select_deploy_models(None, select_models(list(MODEL_ZOO))) == [
         'AFFNet', 'Fast-SCNN'
     ]
-    result = run_tool(tool_command('benchmark', '--sizes', '512by1024'),
-                      expect_rc=2)
-    assert 'not HxW' in result.stderr
-    result = run_tool(tool_command('benchmark', '--models', 'NoSuchNet'),
-                      expect_rc=1)
-    assert 'error: Unknown models' in result.stderr
+    assert exit_status('benchmark', '--sizes', '512by1024') == 2
+    assert 'not HxW' in capsys.readouterr().err
+    assert tool_error('benchmark', '--models', 'NoSuchNet').startswith(
+        'error: Unknown models')
 
 
 def test_time_interleaved_calls_each_runner_in_turn():

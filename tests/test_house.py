@@ -337,6 +337,23 @@ def test_the_research_harness_stands_apart():
     assert not importers, '\n'.join(importers)
 
 
+#: Longest a module of the package may be, and the user's entry points
+#: (``apis/``) together, in lines.
+MAX_MODULE_LINES = 450
+MAX_APIS_LINES = 2000
+
+
+def test_modules_stay_small_and_apis_stays_the_users_entry_points():
+    sizes = {}
+    for path, module in _package_modules():
+        with open(path, encoding='utf-8') as f:
+            sizes[module] = sum(1 for _ in f)
+    too_long = {m: n for m, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert not too_long, f'modules over {MAX_MODULE_LINES} lines: {too_long}'
+    apis = sum(n for m, n in sizes.items() if _room(m) == 'apis')
+    assert 0 < apis <= MAX_APIS_LINES, f'apis/ holds {apis} lines'
+
+
 def test_no_tool_imports_another_tool():
     tools = {osp.splitext(osp.basename(p))[0] for p in _tool_sources()}
     offenders = []

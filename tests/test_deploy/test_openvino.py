@@ -156,8 +156,7 @@ def test_benchmark_times_openvino_fp32_and_int8(tmp_path):
     """The benchmark's --openvino rows: both runtimes' calls of the deploy
     model, each returning logits at the input size, and one int8 ceiling
     shared by the two INT8 rows."""
-    from mmseg_affnet.analysis import MODEL_ZOO
-    from mmseg_affnet.analysis.benchmark import make_calls
+    from mmseg_affnet.analysis import MODEL_ZOO, make_calls
     from mmseg_affnet.engine.segmentor import init_segmentor
 
     model = init_segmentor(load_config(MODEL_ZOO['AFFNet']))

@@ -34,6 +34,7 @@ ORT_OPTION_VARIANTS: Dict[str, dict] = {
     'threads-1': dict(threads=1),
 }
 
+
 def _graph_calls(name: str, model: nn.Module, inputs: torch.Tensor,
                  threads: int, opset: int, tmp_dir: str, int8: bool,
                  option_variants: Dict[str, dict],
@@ -52,12 +53,12 @@ def _graph_calls(name: str, model: nn.Module, inputs: torch.Tensor,
         calls.append(ort_call(name, f'ort:{option}',
                               OnnxBackend(f'{stem}.onnx', model.cfg,
                                           **kwargs), feed))
-    generator = torch.Generator().manual_seed(0)
-    calibration = [
-        torch.randn(inputs.shape, generator=generator).numpy()
-        for _ in range(INT8_CALIBRATION_INPUTS)
-    ] if int8 else []
-    if int8:
+    if int8:  # one calibration set for both runtimes
+        generator = torch.Generator().manual_seed(0)
+        calibration = [
+            torch.randn(inputs.shape, generator=generator).numpy()
+            for _ in range(INT8_CALIBRATION_INPUTS)
+        ]
         quantize_onnx(f'{stem}.onnx', f'{stem}_int8.onnx', calibration)
         calls.append(ort_call(name, 'onnxruntime-int8',
                               OnnxBackend(f'{stem}_int8.onnx', model.cfg,

@@ -1,6 +1,25 @@
 """Fixtures shared by the whole suite."""
+import os.path as osp
+from typing import NamedTuple
+
 import pytest
 import torch
+from mmengine.config import Config
+
+from mmseg_affnet.apis import run_training
+from tests.utils.training import (TRAINED_EPOCHS, make_demo_data,
+                                  write_tiny_config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (``-n 2 --dist loadgroup``) the ``slow`` tests,
+    which start processes of their own, run one at a time on one worker:
+    two of them at once on 2 cores would time their signals and kills
+    against each other's processes."""
+    for item in items:
+        if item.get_closest_marker('slow'):
+            item.add_marker(pytest.mark.xdist_group('processes'))
 
 
 @pytest.fixture(autouse=True, scope='session')
@@ -11,3 +30,35 @@ def single_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='session')
+def demo_root(tmp_path_factory) -> str:
+    """The tiny demo dataset (2 training and 2 validation images of 64x128;
+    with batch 2 every epoch trains on the same batch), generated once."""
+    return make_demo_data(
+        str(tmp_path_factory.mktemp('demo') / 'data'), num_train=2)
+
+
+class TrainedRun(NamedTuple):
+    """A finished training of the tiny config."""
+
+    config: str  #: its config file
+    work_dir: str  #: ``epoch_1.pth`` ... ``epoch_<TRAINED_EPOCHS>.pth``
+
+    def checkpoint(self, epoch: int = TRAINED_EPOCHS) -> str:
+        return osp.join(self.work_dir, f'epoch_{epoch}.pth')
+
+
+@pytest.fixture(scope='session')
+def trained(tmp_path_factory, demo_root) -> TrainedRun:
+    """The tiny config trained for ``TRAINED_EPOCHS`` epochs on
+    ``demo_root``, once for the session. Read it; never write into it."""
+    root = tmp_path_factory.mktemp('trained')
+    config = write_tiny_config(str(root / 'tiny.py'), demo_root,
+                               max_epochs=TRAINED_EPOCHS, lr=1e-3)
+    cfg = Config.fromfile(config)
+    cfg.work_dir = str(root / 'work_dir')
+    cfg.experiment_name = 'session_training'
+    run_training(cfg)
+    return TrainedRun(config, cfg.work_dir)

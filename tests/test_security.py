@@ -12,13 +12,13 @@ import mmseg
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 from mmseg.registry import MODELS
 from PIL import Image
 
 from tests.utils.tools import tool_error, tool_main
-from tests.utils.training import (build_tiny_runner, make_demo_data, run_tool,
-                                  write_tiny_config)
-from mmseg_affnet.apis import init_segmentor
+from tests.utils.training import build_tiny_runner, run_tool
+from mmseg_affnet.apis import build_runner, init_segmentor
 from mmseg_affnet.engine.checkpoint import load_checkpoint
 from mmseg_affnet.models.losses import load_class_frequencies
 from mmseg_affnet.utils import error_line
@@ -43,37 +43,24 @@ class _RunsCode:
 
 
 @pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    return make_demo_data(str(tmp_path_factory.mktemp('demo') / 'data'))
+def config(trained):
+    """The config of the session's trained run (its schedule, so that
+    ``--resume`` accepts its checkpoints)."""
+    return trained.config
 
 
 @pytest.fixture(scope='module')
-def config(tmp_path_factory, data_root):
-    folder = tmp_path_factory.mktemp('configs')
-    return write_tiny_config(str(folder / 'tiny.py'), data_root, max_epochs=1)
-
-
-@pytest.fixture(scope='module')
-def other_config(config):
+def other_config(tmp_path_factory, config):
     """The tiny config with a narrower decode head."""
-    path = osp.join(osp.dirname(config), 'other_head.py')
-    with open(path, 'w') as f:
-        f.write(f"_base_ = ['./{osp.basename(config)}']{OTHER_HEAD}")
-    return path
+    path = tmp_path_factory.mktemp('other_config') / 'other_head.py'
+    path.write_text(f"_base_ = [{config!r}]{OTHER_HEAD}")
+    return str(path)
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory, data_root):
-    """epoch_1.pth of a one-epoch training of the tiny config."""
-    folder = tmp_path_factory.mktemp('trained')
-    runner = build_tiny_runner(folder, data_root, **{
-        'train_cfg.max_epochs': 1,
-        'train_cfg.val_interval': 100,
-        # the schedule of the config fixture, so that --resume accepts it
-        'param_scheduler.0.end': 1
-    })
-    runner.train()
-    return osp.join(str(folder), 'work_dir', 'epoch_1.pth')
+def checkpoint(trained):
+    """``epoch_1.pth`` of the session's trained run."""
+    return trained.checkpoint(1)
 
 
 @pytest.fixture(scope='module')
@@ -149,9 +136,9 @@ def test_init_segmentor_refuses_python_objects(config, evil, no_code_run):
         init_segmentor(config, evil)
 
 
-def test_load_from_refuses_python_objects(tmp_path, data_root, evil,
+def test_load_from_refuses_python_objects(tmp_path, demo_root, evil,
                                           no_code_run):
-    runner = build_tiny_runner(tmp_path, data_root, load_from=evil)
+    runner = build_tiny_runner(tmp_path, demo_root, load_from=evil)
     with pytest.raises(ValueError, match=REFUSED):
         runner.train()
 
@@ -167,16 +154,18 @@ def test_test_tool_refuses_a_file_in_its_own_work_dir(tmp_path, config,
 
 
 def test_resume_never_runs_the_config_text_of_a_checkpoint(
-        tmp_path, data_root, trained, marker, no_code_run):
+        tmp_path, config, checkpoint, marker, no_code_run):
     # mmengine's Runner.resume executes meta['config'] (Config.fromstring).
-    checkpoint = torch.load(trained, weights_only=True)
-    checkpoint['meta']['config'] = f'open({marker!r}, "w").close()'
+    content = torch.load(checkpoint, weights_only=True)
+    content['meta']['config'] = f'open({marker!r}, "w").close()'
     work_dir = tmp_path / 'work_dir'
     work_dir.mkdir()
-    torch.save(checkpoint, work_dir / 'epoch_1.pth')
+    torch.save(content, work_dir / 'epoch_1.pth')
     (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_1.pth'))
-    build_tiny_runner(tmp_path, data_root, resume=True, **{
-        'train_cfg.max_epochs': 1, 'param_scheduler.0.end': 1}).train()
+    cfg = Config.fromfile(config)
+    cfg.work_dir, cfg.resume = str(work_dir), True
+    cfg.train_cfg.max_epochs = 1
+    build_runner(cfg).train()
 
 
 def test_resume_refuses_a_planted_last_checkpoint(tmp_path, config, evil,
@@ -191,11 +180,11 @@ def test_resume_refuses_a_planted_last_checkpoint(tmp_path, config, evil,
             if name.endswith('.pth')] == ['epoch_3.pth']
 
 
-def test_infer_refuses_python_objects(tmp_path, config, data_root, evil,
+def test_infer_refuses_python_objects(tmp_path, config, demo_root, evil,
                                       no_code_run, capsys):
     image = next(
         osp.join(root, name)
-        for root, _, names in os.walk(osp.join(data_root, 'leftImg8bit'))
+        for root, _, names in os.walk(osp.join(demo_root, 'leftImg8bit'))
         for name in names)
     out = str(tmp_path / 'out')
     _refused(capsys, 'infer', [config, evil, image, '--out', out], REFUSED)
@@ -236,11 +225,11 @@ def test_an_image_is_not_a_checkpoint(tmp_path, config):
 
 @pytest.mark.parametrize('damage', ['empty', 'truncated'])
 def test_resume_from_a_damaged_last_checkpoint_names_the_intact_one(
-        tmp_path, config, trained, damage, capsys):
+        tmp_path, config, checkpoint, damage, capsys):
     work_dir = str(tmp_path / 'work_dir')
-    intact = _plant(trained, work_dir, 'epoch_1.pth')
+    intact = _plant(checkpoint, work_dir, 'epoch_1.pth')
     damaged = osp.join(work_dir, 'epoch_2.pth')
-    with open(trained, 'rb') as f:
+    with open(checkpoint, 'rb') as f:
         content = f.read()
     with open(damaged, 'wb') as f:
         f.write(b'' if damage == 'empty' else content[:len(content) // 2])
@@ -261,9 +250,9 @@ def test_resume_from_a_damaged_last_checkpoint_names_the_intact_one(
 
 
 def test_resume_from_a_missing_last_checkpoint_says_so(tmp_path, config,
-                                                       trained, capsys):
+                                                       checkpoint, capsys):
     work_dir = str(tmp_path / 'work_dir')
-    intact = _plant(trained, work_dir, 'epoch_1.pth')
+    intact = _plant(checkpoint, work_dir, 'epoch_1.pth')
     missing = osp.join(work_dir, 'epoch_2.pth')
     with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
         f.write(missing)
@@ -279,22 +268,22 @@ def test_resume_from_a_missing_last_checkpoint_says_so(tmp_path, config,
 
 
 def test_test_tool_refuses_a_checkpoint_of_another_config(
-        tmp_path, other_config, trained, capsys):
+        tmp_path, other_config, checkpoint, capsys):
     output = _refused(
         capsys, 'test',
-        [other_config, trained, '--work-dir', str(tmp_path / 'work_dir')],
+        [other_config, checkpoint, '--work-dir', str(tmp_path / 'work_dir')],
         'does not fit this model',
         'of another shape', 'decode_head.', 'written by run')
     assert NO_METRICS not in output
 
 
 def test_resume_refuses_a_checkpoint_of_another_config(
-        tmp_path, other_config, trained, capsys):
+        tmp_path, other_config, checkpoint, capsys):
     work_dir = str(tmp_path / 'work_dir')
     output = _refused(
         capsys, 'train', [other_config, '--work-dir', work_dir, '--resume',
-                          '--cfg-options', f'load_from={trained}'],
-        f'--resume would continue the training of checkpoint {trained} '
+                          '--cfg-options', f'load_from={checkpoint}'],
+        f'--resume would continue the training of checkpoint {checkpoint} '
         'with another config', '- model.decode_head.channels: 128 in the '
         'checkpoint, 64 now')
     # Refused before the runner is built (issue 31, case 1): nothing is
@@ -305,14 +294,14 @@ def test_resume_refuses_a_checkpoint_of_another_config(
 
 @pytest.mark.parametrize('option', ['--out', '--show-dir'])
 def test_test_tool_does_not_overwrite_output_folders(
-        tmp_path, config, trained, option, capsys):
+        tmp_path, config, checkpoint, option, capsys):
     folder = tmp_path / 'results'
     folder.mkdir()
     kept = folder / 'keep.png'
     kept.write_bytes(b'users file')
 
     output = _refused(
-        capsys, 'test', [config, trained, option, str(folder),
+        capsys, 'test', [config, checkpoint, option, str(folder),
                          '--work-dir', str(tmp_path / 'work_dir')],
         'already exist', 'empty or new folder')
 
@@ -322,7 +311,7 @@ def test_test_tool_does_not_overwrite_output_folders(
 
 
 def test_resume_into_another_runs_work_dir_is_refused(tmp_path, config,
-                                                      trained, capsys):
+                                                      checkpoint, capsys):
     work_dir = tmp_path / 'other_run'
     work_dir.mkdir()
     theirs = work_dir / 'epoch_1.pth'
@@ -332,7 +321,7 @@ def test_resume_into_another_runs_work_dir_is_refused(tmp_path, config,
 
     _refused(
         capsys, 'train', [config, '--work-dir', str(work_dir), '--resume',
-                          '--cfg-options', f'load_from={trained}'],
+                          '--cfg-options', f'load_from={checkpoint}'],
         'would overwrite them')
 
     after = {path.name: path.read_bytes() for path in work_dir.iterdir()}
@@ -503,22 +492,22 @@ def test_a_binary_file_as_config_is_named(tmp_path, kind):
 
 @pytest.mark.parametrize('tool', ['train', 'test'])
 def test_folder_as_config_or_checkpoint_is_named_a_folder(tmp_path, config,
-                                                          trained, tool):
-    extra = [trained] if tool == 'test' else []
+                                                          checkpoint, tool):
+    extra = [checkpoint] if tool == 'test' else []
     message = _no_traceback(tool_error(tool, str(tmp_path), *extra))
     assert f'Config {tmp_path} is a folder, not a config file' in message
     if tool == 'test':
         message = _no_traceback(tool_error(
-            'test', config, osp.dirname(trained), '--work-dir',
+            'test', config, osp.dirname(checkpoint), '--work-dir',
             str(tmp_path / 'work_dir')))
         assert 'is a folder, not a checkpoint file' in message
 
 
 @pytest.mark.parametrize('tool', ['train', 'test', 'demo'])
-def test_work_dir_that_is_a_file_is_named(tmp_path, config, trained, tool):
+def test_work_dir_that_is_a_file_is_named(tmp_path, config, checkpoint, tool):
     afile = tmp_path / 'afile'
     afile.write_text('mine')
-    first = {'train': [config], 'test': [config, trained],
+    first = {'train': [config], 'test': [config, checkpoint],
              'demo': ['--data-root', str(tmp_path / 'data')]}[tool]
     message = _no_traceback(
         tool_error(tool, *first, '--work-dir', str(afile)))
@@ -527,10 +516,10 @@ def test_work_dir_that_is_a_file_is_named(tmp_path, config, trained, tool):
 
 
 def test_test_tool_hint_offers_only_intact_checkpoints(tmp_path, config,
-                                                       trained):
+                                                       checkpoint):
     folder = tmp_path / 'checkpoints'
-    intact = _plant(trained, str(folder), 'epoch_1.pth')
-    with open(trained, 'rb') as f:
+    intact = _plant(checkpoint, str(folder), 'epoch_1.pth')
+    with open(checkpoint, 'rb') as f:
         content = f.read()
     (folder / 'epoch_2.pth').write_bytes(content[:len(content) // 2])
     (folder / 'epoch_3.pth').write_bytes(content[:len(content) // 3])
@@ -549,15 +538,15 @@ def test_test_tool_hint_offers_only_intact_checkpoints(tmp_path, config,
 
 
 def test_truncated_label_at_test_time_names_the_file(tmp_path, config,
-                                                     data_root, trained):
+                                                     demo_root, checkpoint):
     """Without the preflight hook, the test pipeline's own error is named."""
     data = tmp_path / 'data'
-    shutil.copytree(data_root, data)
+    shutil.copytree(demo_root, data)
     label = sorted((data / 'gtFine' / 'val').rglob('*labelTrainIds.png'))[0]
     label.write_bytes(label.read_bytes()[:100])
 
     message = _no_traceback(tool_error(
-        'test', config, trained, '--work-dir', str(tmp_path / 'work_dir'),
+        'test', config, checkpoint, '--work-dir', str(tmp_path / 'work_dir'),
         '--cfg-options', 'custom_hooks=[]',
         f'test_dataloader.dataset.data_root={data}'))
 

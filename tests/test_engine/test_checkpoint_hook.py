@@ -18,26 +18,23 @@ from mmengine.config import config as config_module
 from mmengine.fileio.backends import LocalBackend
 from torch import nn
 
-from tests.utils.training import (make_demo_data, run_tool, tiny_config,
-                                  tool_env, train_command,
+from tests.utils.training import (tiny_config, tool_env, train_command,
                                   wait_for_checkpoint, write_tiny_config)
 from mmseg_affnet.apis import run_training
 from mmseg_affnet.engine.checkpoint import load_checkpoint, load_weights
 from mmseg_affnet.engine.resume_config import (config_differences,
                                                parse_config_text)
+from mmseg_affnet.evaluation import GammaGroupIoUMetric
 from mmseg_affnet.utils import reported_errors
 from mmseg_affnet.utils.cli import was_interrupted
 from mmseg_affnet.utils.io import LOCK_NAME
-from tests.utils.tools import TESTS_UTILS_DIR, exit_status, tool_error
+from tests.utils.interrupted_train import with_fixed_miou
+from tests.utils.tools import (TESTS_UTILS_DIR, exit_status, tool_error,
+                               tool_main)
 
 MAX_EPOCHS = 4
 KILL_AFTER = 'epoch_2.pth'  # the validation after epoch 2 must not matter
 INTERRUPTED_TRAIN = osp.join(TESTS_UTILS_DIR, 'interrupted_train.py')
-
-
-@pytest.fixture(scope='module')
-def demo_root(tmp_path_factory):
-    return make_demo_data(str(tmp_path_factory.mktemp('demo') / 'data'))
 
 
 def _assert_same(expected, actual, where='checkpoint'):
@@ -56,36 +53,36 @@ def _assert_same(expected, actual, where='checkpoint'):
 
 
 @pytest.mark.slow
-def test_killed_training_resumes_as_if_uninterrupted(tmp_path, demo_root):
+def test_killed_training_resumes_as_if_uninterrupted(tmp_path, demo_root,
+                                                     monkeypatch):
+    """A training SIGKILLed after epoch 2 (in a process of its own) and
+    resumed ends with the checkpoint of an uninterrupted training, bit for
+    bit (both trained in this process)."""
     config = write_tiny_config(
         str(tmp_path / 'tiny.py'), demo_root, max_epochs=MAX_EPOCHS,
         val_interval=2)
     reference_dir, killed_dir = str(tmp_path / 'ref'), str(tmp_path / 'run')
-    quiet = dict(env=tool_env(), stdout=subprocess.DEVNULL,
-                 stderr=subprocess.DEVNULL)
-    reference = subprocess.Popen(train_command(config, reference_dir),
-                                 **quiet)
-    killed = subprocess.Popen(train_command(config, killed_dir), **quiet)
+    killed = subprocess.Popen(train_command(config, killed_dir),
+                              env=tool_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     try:
         wait_for_checkpoint(killed_dir, KILL_AFTER, killed)
         killed.send_signal(signal.SIGKILL)
         assert killed.wait(timeout=60) == -signal.SIGKILL
-        assert not osp.exists(
-            osp.join(killed_dir, f'epoch_{MAX_EPOCHS}.pth'))
-
-        run_tool(train_command(config, killed_dir, '--resume'))
-        assert reference.wait(timeout=240) == 0
     finally:
-        for process in (reference, killed):
-            if process.poll() is None:
-                process.kill()
+        if killed.poll() is None:
+            killed.kill()
+    assert not osp.exists(osp.join(killed_dir, f'epoch_{MAX_EPOCHS}.pth'))
+
+    _resume(config, killed_dir, monkeypatch)
+    tool_main('train')([config, '--work-dir', reference_dir])
 
     final = f'epoch_{MAX_EPOCHS}.pth'
     expected = torch.load(osp.join(reference_dir, final), weights_only=True)
     resumed = torch.load(osp.join(killed_dir, final), weights_only=True)
     assert resumed['meta']['epoch'] == expected['meta']['epoch'] == MAX_EPOCHS
-    assert resumed['meta']['iter'] == expected['meta']['iter'] == 2 * \
-        MAX_EPOCHS
+    # Two training images and batch 2: one iteration an epoch.
+    assert resumed['meta']['iter'] == expected['meta']['iter'] == MAX_EPOCHS
     for key in ('random_state', 'optimizer', 'param_schedulers',
                 'state_dict'):
         _assert_same(expected[key], resumed[key], key)
@@ -106,9 +103,16 @@ def _train_killed_while_saving(config: str, work_dir: str, kill_saving: str,
     assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
 
 
-def _resume(config: str, work_dir: str, fake_miou: str = '') -> None:
-    run_tool([sys.executable, INTERRUPTED_TRAIN, config, '--work-dir',
-              work_dir, '--resume'], FAKE_MIOU=fake_miou)
+def _resume(config: str, work_dir: str, monkeypatch,
+            fake_miou: str = '') -> None:
+    """Resume with tools/train.py in this process (only the kill needs a
+    process of its own); ``fake_miou`` as for ``_train_killed_while_saving``.
+    """
+    if fake_miou:
+        monkeypatch.setattr(
+            GammaGroupIoUMetric, 'compute_metrics', with_fixed_miou(
+                GammaGroupIoUMetric.compute_metrics, fake_miou.split(',')))
+    tool_main('train')([config, '--work-dir', work_dir, '--resume'])
 
 
 def _files(work_dir: str) -> list:
@@ -122,7 +126,8 @@ def _pointer(work_dir: str) -> str:
 
 
 @pytest.mark.slow
-def test_kill_while_saving_keeps_the_last_checkpoint(tmp_path, demo_root):
+def test_kill_while_saving_keeps_the_last_checkpoint(tmp_path, demo_root,
+                                                     monkeypatch):
     config = write_tiny_config(str(tmp_path / 'tiny.py'), demo_root,
                                max_epochs=3)
     with open(config, 'a') as f:
@@ -136,7 +141,7 @@ def test_kill_while_saving_keeps_the_last_checkpoint(tmp_path, demo_root):
     assert _files(work_dir) == ['epoch_1.pth', 'epoch_2.pth.part',
                                 'last_checkpoint', 'tiny.py']
     assert _pointer(work_dir) == 'epoch_1.pth'
-    _resume(config, work_dir)
+    _resume(config, work_dir, monkeypatch)
     assert _files(work_dir) == ['epoch_3.pth', 'last_checkpoint', 'tiny.py']
     resumed = torch.load(osp.join(work_dir, 'epoch_3.pth'), weights_only=True)
     assert resumed['meta']['epoch'] == 3
@@ -175,7 +180,7 @@ default_hooks = dict(
 def test_kill_while_saving_the_best_keeps_the_best(tmp_path, demo_root,
                                                    kill_saving, scores,
                                                    kept_best, resumed_scores,
-                                                   after_resume):
+                                                   after_resume, monkeypatch):
     config = write_tiny_config(str(tmp_path / 'tiny.py'), demo_root,
                                max_epochs=3, val_interval=1)
     with open(config, 'a') as f:
@@ -185,7 +190,7 @@ def test_kill_while_saving_the_best_keeps_the_best(tmp_path, demo_root,
     _train_killed_while_saving(config, work_dir, kill_saving, scores)
     assert kept_best in _files(work_dir)
 
-    _resume(config, work_dir, fake_miou=resumed_scores)
+    _resume(config, work_dir, monkeypatch, fake_miou=resumed_scores)
     best_name, best_score = after_resume
     best = [f for f in _files(work_dir) if f.startswith('best_')]
     assert best == [best_name]

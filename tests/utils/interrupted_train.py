@@ -1,7 +1,8 @@
 """Run tools/train.py with a kill in the middle of a checkpoint save.
 
 Used by tests/test_engine/test_checkpoint_hook.py as
-``python interrupted_train.py TRAIN_ARGS``:
+``python interrupted_train.py TRAIN_ARGS`` (the resumed run goes on in the
+test's own process, with ``with_fixed_miou``):
 
 - ``KILL_SAVING=NAME:N``: the N-th time a checkpoint file whose name starts
   with NAME is written, write half a file, then SIGKILL this process (what
@@ -41,8 +42,10 @@ def kill_while_saving(prefix: str, occurrence: int) -> None:
     mmengine_runner.save_checkpoint = save_or_die
 
 
-def fake_miou(values) -> None:
-    compute = GammaGroupIoUMetric.compute_metrics
+def with_fixed_miou(compute, values):
+    """``compute`` (``GammaGroupIoUMetric.compute_metrics``) reporting the
+    mIoUs ``values`` in turn; ``kill`` instead of a value SIGKILLs this
+    process in that validation."""
     scores = iter(values)
 
     def compute_with_fixed_miou(self, results):
@@ -53,7 +56,7 @@ def fake_miou(values) -> None:
         metrics['mIoU'] = float(score)
         return metrics
 
-    GammaGroupIoUMetric.compute_metrics = compute_with_fixed_miou
+    return compute_with_fixed_miou
 
 
 if __name__ == '__main__':
@@ -61,6 +64,8 @@ if __name__ == '__main__':
         name, count = os.environ['KILL_SAVING'].rsplit(':', 1)
         kill_while_saving(name, int(count))
     if os.environ.get('FAKE_MIOU'):
-        fake_miou(os.environ['FAKE_MIOU'].split(','))
+        GammaGroupIoUMetric.compute_metrics = with_fixed_miou(
+            GammaGroupIoUMetric.compute_metrics,
+            os.environ['FAKE_MIOU'].split(','))
     sys.argv = [TRAIN_TOOL, *sys.argv[1:]]
     runpy.run_path(TRAIN_TOOL, run_name='__main__')

@@ -20,6 +20,8 @@ from tests.utils.models import randomize_batch_norms
 STAGE2_CONFIG = osp.join(CONFIGS_DIR, 'affnet_cityscapes.py')
 CPU_DDP_BASE = osp.join(CONFIGS_DIR, '_base_', 'cpu_distributed_runner.py')
 IMAGE_SIZE = (64, 128)
+#: Epochs of the session's trained run (``tests/conftest.py``).
+TRAINED_EPOCHS = 6
 
 TINY_CONFIG = """
 _base_ = {bases!r}

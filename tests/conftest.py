@@ -13,12 +13,14 @@ from tests.utils.training import (TRAINED_EPOCHS, make_demo_data,
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (``-n 2 --dist loadgroup``) the ``slow`` tests,
-    which start processes of their own, run one at a time on one worker:
-    two of them at once on 2 cores would time their signals and kills
-    against each other's processes."""
+    """A ``processes`` test is also ``slow``; under pytest-xdist (``-n 2
+    --dist loadgroup``) the ``processes`` tests form one group, run one at
+    a time on one worker: two of them at once on 2 cores would time their
+    signals and kills against each other's processes. Runs before pytest
+    selects by marker (``-m``) and before xdist reads the groups."""
     for item in items:
-        if item.get_closest_marker('slow'):
+        if item.get_closest_marker('processes'):
+            item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.xdist_group('processes'))
 
 

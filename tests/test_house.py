@@ -141,7 +141,7 @@ STOCK_BUILD_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 def test_model_dict_builds_under_stock_encoder_decoder(tmp_path):
     bases = [
         'mmseg::_base_/datasets/cityscapes.py',
@@ -169,7 +169,7 @@ def test_model_dict_builds_under_stock_encoder_decoder(tmp_path):
     ], result.stdout
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 def test_mmseg_own_tools_train_resume_and_test_the_demo_config(tmp_path):
     # 8 images in batches of 2: epoch 2 lasts long enough to be killed in.
     data_root = make_demo_data(str(tmp_path / 'data'), num_train=8)

@@ -17,7 +17,7 @@ import textwrap
 import pytest
 
 # Every test here starts processes (pip, the installed tools).
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.processes
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 NOT_SHIPPED = shutil.ignore_patterns('.git', '.venv', 'data', 'work_dirs',

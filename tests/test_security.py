@@ -200,7 +200,7 @@ def test_export_refuses_python_objects(tmp_path, config, evil, no_code_run,
     assert not osp.exists(onnx_file)
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 def test_mmseg_test_tool_loads_through_the_project_loader(
         tmp_path, config, evil, no_code_run):
     work_dir = str(tmp_path / 'work_dir')

@@ -601,7 +601,7 @@ def wait_for_files(folder, count, process, timeout=120):
                          f'{process.communicate()}')
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 @pytest.mark.parametrize('signal_name', ['SIGTERM', 'SIGHUP'])
 def test_sigterm_and_sighup_stop_like_ctrl_c(tmp_path, config, checkpoint,
                                              signal_name):
@@ -628,7 +628,7 @@ def test_sigterm_and_sighup_stop_like_ctrl_c(tmp_path, config, checkpoint,
     assert 'Traceback' not in err
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 def test_second_ctrl_c_keeps_what_was_written(tmp_path, config, checkpoint):
     """Issue 31, case 9: two Ctrl+C 50 ms apart mid-stream deleted the
     video of the frames written and ended in a traceback."""
@@ -685,7 +685,7 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path, config, checkpoint,
     assert sorted(os.listdir(tmp_path)) == ['frames']
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 def test_a_full_disk_is_an_error_and_leaves_no_video(tmp_path, config,
                                                      checkpoint):
     """Issue 31, case 3: under `ulimit -f` the run ended with exit 0,

@@ -303,7 +303,7 @@ def test_camvid_demo_writes_table_and_image_gt_pred_overlays(
     assert cv2.imread(result['overlays'][0]).shape == (HEIGHT, 3 * WIDTH, 3)
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 def test_camvid_demo_without_data_says_where_to_get_it(tmp_path):
     missing = str(tmp_path / 'no_camvid')
     refused = run_tool(

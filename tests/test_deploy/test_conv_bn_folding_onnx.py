@@ -193,7 +193,7 @@ class WritesAFile:
         return (open, (self.path, 'w'))
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 def test_export_tool_exports_checks_and_refuses_overwrite(tmp_path):
     out = tmp_path / 'fast_scnn.onnx'
     argv = [FAST_SCNN_CONFIG, '--shape', *map(str, SIZE), '--out', str(out)]
@@ -207,7 +207,7 @@ def test_export_tool_exports_checks_and_refuses_overwrite(tmp_path):
     assert out.read_bytes() == exported
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 def test_export_tool_refuses_a_pickle_that_would_run_code(tmp_path):
     marker = tmp_path / 'code_ran'
     checkpoint = tmp_path / 'evil.pth'

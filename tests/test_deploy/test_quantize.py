@@ -184,7 +184,7 @@ def test_quantize_rejects_bad_arguments(setup, tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 def test_quantize_tool_from_an_onnx_file(setup, tmp_path):
     out = tmp_path / 'tool_int8.onnx'
     argv = [setup['config'], '--onnx', setup['fp32'], '--out', str(out),

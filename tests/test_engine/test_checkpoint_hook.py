@@ -52,7 +52,7 @@ def _assert_same(expected, actual, where='checkpoint'):
         assert expected == actual, where
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 def test_killed_training_resumes_as_if_uninterrupted(tmp_path, demo_root,
                                                      monkeypatch):
     """A training SIGKILLed after epoch 2 (in a process of its own) and
@@ -125,7 +125,7 @@ def _pointer(work_dir: str) -> str:
         return osp.basename(f.read().strip())
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 def test_kill_while_saving_keeps_the_last_checkpoint(tmp_path, demo_root,
                                                      monkeypatch):
     config = write_tiny_config(str(tmp_path / 'tiny.py'), demo_root,
@@ -153,7 +153,7 @@ default_hooks = dict(
 """
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 @pytest.mark.parametrize(
     'kill_saving, scores, kept_best, resumed_scores, after_resume',
     [
@@ -327,7 +327,7 @@ def _file_size_limit(limit: int):
     return set_limit
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 def test_file_size_limit_while_saving_leaves_no_partial_checkpoint(
         tmp_path, demo_root):
     """Issue 31, case 3: under ``ulimit -f`` (4 MB; a checkpoint of the

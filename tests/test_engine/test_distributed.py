@@ -22,7 +22,7 @@ from tests.utils.training import make_demo_data, run_tool, write_tiny_config
 from mmseg_affnet.engine import select_cpu_distributed_runner
 
 # Every test here starts processes (torchrun).
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.processes
 
 EXIT_THREADS = osp.join(TESTS_UTILS_DIR, 'exit_threads.py')
 

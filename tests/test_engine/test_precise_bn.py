@@ -211,7 +211,7 @@ def _two_rank_worker(rank: int, init_file: str, out_file: str) -> None:
     dist.destroy_process_group()
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 def test_recompute_averages_over_ranks(tmp_path):
     """Rank 0 sees batch A, rank 1 batch B: both get the average of both."""
     torch.multiprocessing.spawn(

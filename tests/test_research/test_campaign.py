@@ -44,7 +44,7 @@ def test_local_jobs_cannot_be_distributed(tmp_path):
         train_pending([], 'pytorch', 0, executor=Executor('local'))
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 def test_two_runs_as_two_local_jobs(tmp_path):
     data = str(tmp_path / 'data')
     generate_demo_dataset(data, num_train=2, num_val=2, size=(128, 256),
@@ -67,7 +67,7 @@ def test_two_runs_as_two_local_jobs(tmp_path):
     assert summary['world_size'] == 1
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 def test_a_failed_job_is_named_with_its_log(tmp_path):
     broken = CampaignRun(
         'broken', Config(dict(work_dir=str(tmp_path / 'work'),

@@ -242,7 +242,7 @@ def test_bad_names_are_refused():
         load_recipe('ade20k', 'data')
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 def test_cli_rejects_an_unknown_model():
     process = subprocess.run(
         [sys.executable, osp.join(TOOLS_DIR, 'compare.py'), '--models',

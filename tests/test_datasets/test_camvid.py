@@ -278,6 +278,7 @@ def test_configs_read_the_published_layout(camvid_root):
     assert len(train) == SPLITS['train'] + SPLITS['val']
 
 
+@pytest.mark.slow
 def test_camvid_demo_writes_table_and_image_gt_pred_overlays(
         tmp_path, camvid_root):
     work_dir = tmp_path / 'work'

@@ -148,6 +148,7 @@ def test_only_stride_one_max_pools_are_swapped():
     assert type(swapped[3]) is nn.MaxPool2d
 
 
+@pytest.mark.slow
 def test_onnxruntime_matches_pytorch_and_export_refuses_existing(tmp_path):
     model = randomize_batch_norms(init_segmentor(AFFNET_CONFIG))
     inputs = torch.randn(1, 3, *SIZE)

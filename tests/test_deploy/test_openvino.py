@@ -107,6 +107,7 @@ def test_open_graph_runs_both_models_under_openvino(setup):
         open_graph(setup['fp32'], cfg, device='cuda', runtime='openvino')
 
 
+@pytest.mark.slow
 def test_quantize_tool_writes_and_scores_an_openvino_model(setup, capsys):
     out = str(setup['root'] / 'tool_int8.xml')
     tool_main('quantize')([
@@ -152,6 +153,7 @@ def test_video_runs_the_int8_model_under_openvino(setup):
         ['0.png', '1.png', '2.png']
 
 
+@pytest.mark.slow
 def test_benchmark_times_openvino_fp32_and_int8(tmp_path):
     """The benchmark's --openvino rows: both runtimes' calls of the deploy
     model, each returning logits at the input size, and one int8 ceiling

@@ -41,6 +41,7 @@ def tiny_run(tmp_path, models, **kwargs):
         cfg_options=TINY, precise_bn_samples=2, warmup=0, iters=1, **kwargs)
 
 
+@pytest.mark.slow
 def test_two_models_one_iteration_each_then_a_rerun_skips_them(
         tmp_path, monkeypatch):
     rows, paths = tiny_run(tmp_path, ['Fast-SCNN', 'AFFNet'])
@@ -93,6 +94,7 @@ def test_two_models_one_iteration_each_then_a_rerun_skips_them(
                        cfg_options=dict(TINY, **{'train_cfg.max_epochs': 2}))
 
 
+@pytest.mark.slow
 def test_results_dir_apart_from_the_work_dir_summarises_alone(
         tmp_path, monkeypatch):
     results = tmp_path / 'results'

@@ -214,6 +214,7 @@ def suite(tmp_path, data_root, **kwargs):
     return run_experiments(**options)
 
 
+@pytest.mark.slow
 def test_a_two_variant_two_seed_suite_then_skip_resume_and_refusal(
         tmp_path, demo_data, monkeypatch):
     paths = suite(tmp_path, demo_data)

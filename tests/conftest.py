@@ -49,6 +49,7 @@ class TrainedRun(NamedTuple):
     work_dir: str  #: ``epoch_1.pth`` ... ``epoch_<TRAINED_EPOCHS>.pth``
 
     def checkpoint(self, epoch: int = TRAINED_EPOCHS) -> str:
+        """Path of ``epoch_<epoch>.pth`` (the last one by default)."""
         return osp.join(self.work_dir, f'epoch_{epoch}.pth')
 
 

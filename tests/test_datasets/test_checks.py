@@ -30,7 +30,7 @@ def demo_source(tmp_path_factory) -> str:
 
 
 @pytest.fixture
-def demo_root(tmp_path, demo_source) -> str:
+def damageable_root(tmp_path, demo_source) -> str:
     """A copy of the demo data that a test may damage."""
     root = str(tmp_path / 'data')
     shutil.copytree(demo_source, root)
@@ -61,14 +61,15 @@ def check(cfg, **kwargs):
                                          progress=False), **kwargs))
 
 
-def test_good_data_passes(demo_root):
-    assert check(dataset_cfg(demo_root)) == 3
+def test_good_data_passes(damageable_root):
+    assert check(dataset_cfg(damageable_root)) == 3
     wrapped = dict(type='ConcatDataset', datasets=[
-        dict(type='RepeatDataset', times=2, dataset=dataset_cfg(demo_root)),
-        dataset_cfg(demo_root, 'val')])
+        dict(type='RepeatDataset', times=2,
+             dataset=dataset_cfg(damageable_root)),
+        dataset_cfg(damageable_root, 'val')])
     assert check(wrapped, nproc=2) == 5
     # A pipeline without labels (inference) has no labels to check.
-    assert check(dict(dataset_cfg(demo_root),
+    assert check(dict(dataset_cfg(damageable_root),
                       pipeline=[dict(type='LoadImageFromFile')])) == 0
 
 
@@ -91,8 +92,8 @@ def truncate(path: str):
      r'outside the 19 classes 0..18 and 255 \(ignore\). Use train-id'),
     ('colour', r'gtFine_labelTrainIds.png has 3 colour channels'),
 ])
-def test_each_bad_file_is_named_with_its_fix(demo_root, damage, message):
-    images, labels = split_files(demo_root)
+def test_each_bad_file_is_named_with_its_fix(damageable_root, damage, message):
+    images, labels = split_files(damageable_root)
     image, label = images[1], labels[1]
     if damage == 'truncated label':
         truncate(label)
@@ -112,26 +113,26 @@ def test_each_bad_file_is_named_with_its_fix(demo_root, damage, message):
         cv2.imwrite(label, cv2.imread(image))
     with pytest.raises(ValueError, match=r'train_dataloader: 1 of 3 '
                        r'image/label pairs cannot be used') as error:
-        check(dataset_cfg(demo_root), nproc=2)
+        check(dataset_cfg(damageable_root), nproc=2)
     assert len(str(error.value).splitlines()) == 2
     assert osp.basename(label if 'label' in message else image) in str(
         error.value)
-    assert pytest.raises(ValueError, check, dataset_cfg(demo_root)).match(
-        message)
+    assert pytest.raises(ValueError, check,
+                         dataset_cfg(damageable_root)).match(message)
 
 
-def test_every_bad_file_is_listed_at_once(demo_root):
-    _, labels = split_files(demo_root)
+def test_every_bad_file_is_listed_at_once(damageable_root):
+    _, labels = split_files(damageable_root)
     for label in labels:
         truncate(label)
     with pytest.raises(ValueError, match='3 of 3') as error:
-        check(dataset_cfg(demo_root))
+        check(dataset_cfg(damageable_root))
     assert all(osp.basename(label) in str(error.value) for label in labels)
 
 
-def test_num_classes_is_the_heads(demo_root):
+def test_num_classes_is_the_heads(damageable_root):
     with pytest.raises(ValueError, match=r'outside the 10 classes 0..9'):
-        check(dataset_cfg(demo_root), num_classes=10)
+        check(dataset_cfg(damageable_root), num_classes=10)
 
 
 def test_reduce_zero_label_and_label_map_are_applied():
@@ -157,8 +158,8 @@ def load(pipeline, image, label):
      dict(type='CheckSegLabels', num_classes=19)],
 ], ids=['train', 'test'])
 def test_label_of_another_size_is_named_in_train_and_test(
-        demo_root, pipeline):
-    images, labels = split_files(demo_root)
+        damageable_root, pipeline):
+    images, labels = split_files(damageable_root)
     assert load(pipeline, images[0], labels[0])['gt_seg_map'].shape == SIZE
     cv2.imwrite(labels[0],
                 cv2.imread(labels[0], cv2.IMREAD_UNCHANGED)[:, :100])

@@ -18,8 +18,9 @@ from mmengine.config import config as config_module
 from mmengine.fileio.backends import LocalBackend
 from torch import nn
 
-from tests.utils.training import (tiny_config, tool_env, train_command,
-                                  wait_for_checkpoint, write_tiny_config)
+from tests.utils.training import (make_demo_data, tiny_config, tool_env,
+                                  train_command, wait_for_checkpoint,
+                                  write_tiny_config)
 from mmseg_affnet.apis import run_training
 from mmseg_affnet.engine.checkpoint import load_checkpoint, load_weights
 from mmseg_affnet.engine.resume_config import (config_differences,
@@ -52,14 +53,23 @@ def _assert_same(expected, actual, where='checkpoint'):
         assert expected == actual, where
 
 
+@pytest.fixture(scope='module')
+def four_image_root(tmp_path_factory) -> str:
+    """Demo data with 4 training images: 2 shuffled batches an epoch, so
+    that a resume that gets the sampler's order wrong trains otherwise."""
+    return make_demo_data(str(tmp_path_factory.mktemp('four') / 'data'),
+                          num_train=4)
+
+
 @pytest.mark.processes
-def test_killed_training_resumes_as_if_uninterrupted(tmp_path, demo_root,
+def test_killed_training_resumes_as_if_uninterrupted(tmp_path,
+                                                     four_image_root,
                                                      monkeypatch):
     """A training SIGKILLed after epoch 2 (in a process of its own) and
-    resumed ends with the checkpoint of an uninterrupted training, bit for
-    bit (both trained in this process)."""
+    resumed (in this process) ends with the checkpoint of an uninterrupted
+    training (in this process), bit for bit."""
     config = write_tiny_config(
-        str(tmp_path / 'tiny.py'), demo_root, max_epochs=MAX_EPOCHS,
+        str(tmp_path / 'tiny.py'), four_image_root, max_epochs=MAX_EPOCHS,
         val_interval=2)
     reference_dir, killed_dir = str(tmp_path / 'ref'), str(tmp_path / 'run')
     killed = subprocess.Popen(train_command(config, killed_dir),
@@ -81,8 +91,8 @@ def test_killed_training_resumes_as_if_uninterrupted(tmp_path, demo_root,
     expected = torch.load(osp.join(reference_dir, final), weights_only=True)
     resumed = torch.load(osp.join(killed_dir, final), weights_only=True)
     assert resumed['meta']['epoch'] == expected['meta']['epoch'] == MAX_EPOCHS
-    # Two training images and batch 2: one iteration an epoch.
-    assert resumed['meta']['iter'] == expected['meta']['iter'] == MAX_EPOCHS
+    assert resumed['meta']['iter'] == expected['meta']['iter'] == 2 * \
+        MAX_EPOCHS
     for key in ('random_state', 'optimizer', 'param_schedulers',
                 'state_dict'):
         _assert_same(expected[key], resumed[key], key)
@@ -108,6 +118,7 @@ def _resume(config: str, work_dir: str, monkeypatch,
     """Resume with tools/train.py in this process (only the kill needs a
     process of its own); ``fake_miou`` as for ``_train_killed_while_saving``.
     """
+    assert 'kill' not in fake_miou, 'a kill here would end the test process'
     if fake_miou:
         monkeypatch.setattr(
             GammaGroupIoUMetric, 'compute_metrics', with_fixed_miou(

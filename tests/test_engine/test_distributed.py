@@ -49,7 +49,7 @@ def config(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def trained(config, tmp_path_factory):
+def ddp_work_dirs(config, tmp_path_factory):
     """Train with tools/dist_train.sh REPEATS times; return the work dirs."""
     root = tmp_path_factory.mktemp('runs')
     work_dirs = [str(root / f'run_{i}') for i in range(REPEATS)]
@@ -59,8 +59,8 @@ def trained(config, tmp_path_factory):
     return work_dirs
 
 
-def test_two_process_cpu_training_exits_cleanly(trained):
-    for work_dir in trained:
+def test_two_process_cpu_training_exits_cleanly(ddp_work_dirs):
+    for work_dir in ddp_work_dirs:
         text = _log_text(work_dir)
         assert 'No CUDA: running with CPUDistributedRunner' in text
         assert 'SyncBatchNorm layers become BatchNorm' in text
@@ -72,8 +72,9 @@ def test_two_process_cpu_training_exits_cleanly(trained):
         assert len(checkpoint['random_state']['ranks']) == 2
 
 
-def test_two_process_cpu_testing_exits_cleanly(config, trained, tmp_path):
-    checkpoint = osp.join(trained[0], 'epoch_1.pth')
+def test_two_process_cpu_testing_exits_cleanly(config, ddp_work_dirs,
+                                               tmp_path):
+    checkpoint = osp.join(ddp_work_dirs[0], 'epoch_1.pth')
     for i in range(REPEATS):
         test_dir = str(tmp_path / f'test_{i}')
         run_tool(['bash', osp.join(TOOLS_DIR, 'dist_test.sh'), config,
@@ -91,10 +92,10 @@ def _gloo_threads_at_exit(stderr: str) -> list:
 
 
 @pytest.mark.parametrize('tool', ['train', 'test'])
-def test_process_group_threads_end_before_exit(config, trained, tmp_path,
-                                               tool):
+def test_process_group_threads_end_before_exit(config, ddp_work_dirs,
+                                               tmp_path, tool):
     args = ([config] if tool == 'train' else
-            [config, osp.join(trained[0], 'epoch_1.pth')])
+            [config, osp.join(ddp_work_dirs[0], 'epoch_1.pth')])
     result = run_tool(
         [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
          f'--master_port={_free_port()}', EXIT_THREADS,

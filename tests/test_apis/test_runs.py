@@ -234,6 +234,7 @@ def _copy_with_a_label_id_in_val(tmp_path, demo_root: str):
     return data_root, label
 
 
+@pytest.mark.slow
 def test_val_label_ids_are_found_before_training(tmp_path, demo_root):
     data_root, label = _copy_with_a_label_id_in_val(tmp_path, demo_root)
     cfg = tiny_config(tmp_path, data_root,
@@ -291,6 +292,7 @@ def test_class_weight_count_is_checked_before_training(tmp_path, demo_root,
     assert _no_training_happened(cfg)
 
 
+@pytest.mark.slow
 def test_batch_of_one_tiny_image_is_refused(tmp_path):
     data_root = make_demo_data(str(tmp_path / 'data'), num_train=1,
                                num_val=1)
@@ -386,6 +388,7 @@ model = dict(decode_head=dict(
 """
 
 
+@pytest.mark.slow
 def test_refused_resume_writes_nothing_into_the_work_dir(trained, tmp_path):
     """Issue 31, case 1: a resume refused for another config, or for
     --cfg-options that change the training, leaves the work dir as it was

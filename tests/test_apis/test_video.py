@@ -188,6 +188,7 @@ def test_video_file_equals_single_image_inference_of_its_frames(
     assert all(np.array_equal(a, b) for a, b in zip(labels, expected))
 
 
+@pytest.mark.slow  # the onnx_file fixture: an export, about 7 s
 def test_onnx_graph_gives_its_own_logits_argmax(tmp_path, config,
                                                 onnx_file, checkpoint):
     frames = random_frames(4, seed=2)
@@ -218,6 +219,7 @@ def test_onnx_graph_gives_its_own_logits_argmax(tmp_path, config,
         assert (got == torch_label).mean() > 0.99
 
 
+@pytest.mark.slow
 def test_onnx_resizes_frames_to_the_graph_and_labels_back(tmp_path, config,
                                                           onnx_file):
     frames = random_frames(3, width=80, height=60, seed=3)
@@ -244,6 +246,7 @@ def test_onnx_resizes_frames_to_the_graph_and_labels_back(tmp_path, config,
         assert np.array_equal(got, expected)
 
 
+@pytest.mark.slow
 def test_int8_graph_runs_as_its_own_argmax(tmp_path, config, onnx_file):
     frames = random_frames(3, seed=9)
     write_folder(tmp_path / 'frames', frames)
@@ -519,6 +522,7 @@ def test_unreadable_frame_file_is_named(tmp_path, config, checkpoint):
     assert not (tmp_path / 'out.mp4').exists()
 
 
+@pytest.mark.slow
 def test_onnx_misuse_is_one_line(tmp_path, config, checkpoint, onnx_file):
     folder = osp.dirname(write_folder(tmp_path / 'f', random_frames(1))[0])
     out = str(tmp_path / 'out.mp4')

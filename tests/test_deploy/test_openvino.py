@@ -25,6 +25,9 @@ SIZE = EXPORT_SIZE
 # of the pixels keep their argmax; a broken quantization keeps 5-50 %.
 MIN_ARGMAX_AGREEMENT = 0.95
 
+# NNCF's quantization in the module fixture alone takes about 10 s.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory, exported_model):
@@ -107,7 +110,6 @@ def test_open_graph_runs_both_models_under_openvino(setup):
         open_graph(setup['fp32'], cfg, device='cuda', runtime='openvino')
 
 
-@pytest.mark.slow
 def test_quantize_tool_writes_and_scores_an_openvino_model(setup, capsys):
     out = str(setup['root'] / 'tool_int8.xml')
     tool_main('quantize')([
@@ -153,7 +155,6 @@ def test_video_runs_the_int8_model_under_openvino(setup):
         ['0.png', '1.png', '2.png']
 
 
-@pytest.mark.slow
 def test_benchmark_times_openvino_fp32_and_int8(tmp_path):
     """The benchmark's --openvino rows: both runtimes' calls of the deploy
     model, each returning logits at the input size, and one int8 ceiling

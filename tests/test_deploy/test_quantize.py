@@ -87,6 +87,7 @@ def test_int8_argmax_agrees_with_fp32(setup):
     assert min(agreements) >= MIN_ARGMAX_AGREEMENT, agreements
 
 
+@pytest.mark.slow
 def test_onnx_evaluation_matches_pytorch(setup, tmp_path):
     results = compare_accuracy(setup['config'], setup['checkpoint'],
                                setup['int8'], str(tmp_path), threads=1)
@@ -103,6 +104,7 @@ def test_onnx_evaluation_matches_pytorch(setup, tmp_path):
     assert table.count('\n') == 4 and '| onnxruntime-int8 |' in table
 
 
+@pytest.mark.slow
 def test_compare_accuracy_builds_one_model(setup, tmp_path, monkeypatch):
     """The PyTorch row, the fp32 export and the val loop of all three
     runtimes share one segmentor."""

@@ -230,6 +230,7 @@ def _training(config: str, work_dir: str, name: str, **options) -> Config:
     return cfg
 
 
+@pytest.mark.slow
 def test_resume_with_another_config_is_refused(tmp_path, demo_root):
     config = write_tiny_config(str(tmp_path / 'tiny.py'), demo_root,
                                max_epochs=2)

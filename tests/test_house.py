@@ -363,7 +363,7 @@ def test_training_testing_and_the_demo_import_no_deploy_runtime():
     without onnx (about 0.9 s of CPU a process): what their entry points
     import when they are imported, packages above them included, names no
     deploy runtime."""
-    paths = dict((module, path) for path, module in _package_modules())
+    paths = {module: path for path, module in _package_modules()}
     pending = ['mmseg_affnet.apis.train', 'mmseg_affnet.apis.test',
                'mmseg_affnet.apis.demo']
     seen, offenders = set(), []

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.processes
 
 EXIT_THREADS = osp.join(TESTS_UTILS_DIR, 'exit_threads.py')
 
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))

@@ -571,8 +571,14 @@ sys.exit(runpy.run_path(sys.argv[0].replace('video.py', '') + TOOL,
 def start_video_tool(tmp_path, argv, slow_infer=0.0, slow_write=0.0,
                      file_size_limit=None):
     """Popen of tools/video.py ARGV (text output; the limit is set with
-    RLIMIT_FSIZE, as `ulimit -f` does)."""
+    RLIMIT_FSIZE, as `ulimit -f` does).
+
+    The tool starts with SIGHUP and SIGTERM at their default action, as a
+    shell in a terminal starts it: under ``nohup`` the test run's SIGHUP is
+    ignored, the tool keeps an ignored SIGHUP on purpose, and the SIGHUP
+    test would see it run to the end."""
     import resource
+    import signal
     import subprocess
     import sys
 
@@ -582,7 +588,9 @@ def start_video_tool(tmp_path, argv, slow_infer=0.0, slow_write=0.0,
         "sys.argv[0].replace('video.py', '') + TOOL",
         repr(osp.join(TOOLS_DIR, 'video.py'))))
 
-    def limit():
+    def as_from_a_shell():
+        for number in (signal.SIGHUP, signal.SIGTERM):
+            signal.signal(number, signal.SIG_DFL)
         if file_size_limit is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE,
                                (file_size_limit, file_size_limit))
@@ -590,7 +598,7 @@ def start_video_tool(tmp_path, argv, slow_infer=0.0, slow_write=0.0,
     env = dict(os.environ, SLOW_INFER=str(slow_infer),
                SLOW_WRITE=str(slow_write), PYTHONPATH=REPO_ROOT)
     return subprocess.Popen([sys.executable, str(script), *argv],
-                            cwd=REPO_ROOT, env=env, preexec_fn=limit,
+                            cwd=REPO_ROOT, env=env, preexec_fn=as_from_a_shell,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 

@@ -573,10 +573,11 @@ def start_video_tool(tmp_path, argv, slow_infer=0.0, slow_write=0.0,
     """Popen of tools/video.py ARGV (text output; the limit is set with
     RLIMIT_FSIZE, as `ulimit -f` does).
 
-    The tool starts with SIGHUP and SIGTERM at their default action, as a
-    shell in a terminal starts it: under ``nohup`` the test run's SIGHUP is
-    ignored, the tool keeps an ignored SIGHUP on purpose, and the SIGHUP
-    test would see it run to the end."""
+    The tool starts with SIGINT, SIGHUP and SIGTERM at their default
+    action, as a shell in a terminal starts it: a test run under ``nohup``
+    ignores SIGHUP, one started in the background by a non-interactive shell
+    ignores SIGINT, the tool keeps an ignored signal ignored on purpose, and
+    the signal tests would see it run to the end."""
     import resource
     import signal
     import subprocess
@@ -589,7 +590,7 @@ def start_video_tool(tmp_path, argv, slow_infer=0.0, slow_write=0.0,
         repr(osp.join(TOOLS_DIR, 'video.py'))))
 
     def as_from_a_shell():
-        for number in (signal.SIGHUP, signal.SIGTERM):
+        for number in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
             signal.signal(number, signal.SIG_DFL)
         if file_size_limit is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE,
@@ -685,11 +686,17 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path, config, checkpoint,
         return backend
 
     monkeypatch.setattr(video_api, 'build_backend', interrupted_build)
-    with pytest.raises(SystemExit) as exit_info:
-        tool_main('video')([str(tmp_path / 'frames'), config, checkpoint,
-                            '--out', str(tmp_path / 'out.mp4'),
-                            '--labels-dir', str(tmp_path / 'labels'),
-                            '--device', 'cpu'])
+    # A suite started in the background by a non-interactive shell inherits
+    # an ignored SIGINT, and Python then raises no KeyboardInterrupt.
+    ignored_or_not = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            tool_main('video')([str(tmp_path / 'frames'), config, checkpoint,
+                                '--out', str(tmp_path / 'out.mp4'),
+                                '--labels-dir', str(tmp_path / 'labels'),
+                                '--device', 'cpu'])
+    finally:
+        signal.signal(signal.SIGINT, ignored_or_not)
     assert exit_info.value.code == 130
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         'Stopped by Ctrl+C while starting (model, warm-up); nothing was '

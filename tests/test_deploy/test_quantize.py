@@ -14,8 +14,8 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from tests.utils.tools import tool_error
-from tests.utils.training import EXPORT_SIZE, run_tool, tool_command
+from tests.utils.tools import tool_error, tool_main
+from tests.utils.training import EXPORT_SIZE
 from mmseg_affnet.apis import init_segmentor, load_config
 from mmseg_affnet.deploy import (CalibrationImages, accuracy_table,
                                  compare_accuracy, create_ort_session,
@@ -186,16 +186,15 @@ def test_quantize_rejects_bad_arguments(setup, tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.processes
-def test_quantize_tool_from_an_onnx_file(setup, tmp_path):
+@pytest.mark.slow
+def test_quantize_tool_from_an_onnx_file(setup, tmp_path, capsys):
     out = tmp_path / 'tool_int8.onnx'
     argv = [setup['config'], '--onnx', setup['fp32'], '--out', str(out),
             '--num-images', '2', '--split', 'val']
-    result = run_tool(tool_command('quantize', *argv))
-    assert 'calibrated on 2 val images' in result.stdout
+    tool_main('quantize')(argv)
+    assert 'calibrated on 2 val images' in capsys.readouterr().out
     assert graph_input_shape(out) == (1, 3, *SIZE)
-    result = run_tool(tool_command('quantize', *argv), expect_rc=1)
-    assert 'tool_int8.onnx already exists' in result.stderr
+    assert 'tool_int8.onnx already exists' in tool_error('quantize', *argv)
     assert osp.isfile(out)
 
 

@@ -4,8 +4,6 @@ import json
 import os.path as osp
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -23,7 +21,7 @@ from mmseg_affnet.research.comparison_recipe import (
     load_recipe, select_comparison_models)
 from mmseg_affnet.utils.config import iter_dicts
 
-from tests.utils.tools import TOOLS_DIR
+from tests.utils.tools import exit_status
 
 # One iteration per model: 2 training images in one batch of 2, one epoch.
 TINY = {
@@ -244,13 +242,9 @@ def test_bad_names_are_refused():
         load_recipe('ade20k', 'data')
 
 
-@pytest.mark.processes
-def test_cli_rejects_an_unknown_model():
-    process = subprocess.run(
-        [sys.executable, osp.join(TOOLS_DIR, 'compare.py'), '--models',
-         'NoSuchNet'], capture_output=True, text=True)
-    assert process.returncode == 2
-    assert 'invalid choice' in process.stderr
+def test_cli_rejects_an_unknown_model(capsys):
+    assert exit_status('compare', '--models', 'NoSuchNet') == 2
+    assert 'invalid choice' in capsys.readouterr().err
 
 
 # ------------------------------------------ only the tool's own summaries ---

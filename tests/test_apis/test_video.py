@@ -570,38 +570,22 @@ sys.exit(runpy.run_path(sys.argv[0].replace('video.py', '') + TOOL,
 
 def start_video_tool(tmp_path, argv, slow_infer=0.0, slow_write=0.0,
                      file_size_limit=None):
-    """Popen of tools/video.py ARGV (text output; the limit is set with
-    RLIMIT_FSIZE, as `ulimit -f` does).
-
-    The tool starts with SIGINT, SIGHUP and SIGTERM at their default
-    action, as a shell in a terminal starts it: a test run under ``nohup``
-    ignores SIGHUP, one started in the background by a non-interactive shell
-    ignores SIGINT, the tool keeps an ignored signal ignored on purpose, and
-    the signal tests would see it run to the end."""
-    import resource
-    import signal
-    import subprocess
-    import sys
-
+    """tools/video.py ARGV in a process of its own
+    (:class:`tests.utils.forked_tools.ForkedTool`; ``file_size_limit`` is
+    ``ulimit -f``), with SIGINT, SIGHUP and SIGTERM at their default action
+    as a shell in a terminal starts it, however this test run was started
+    (``nohup`` ignores SIGHUP, a non-interactive shell's background job
+    SIGINT; the tool keeps an ignored signal ignored on purpose)."""
+    from tests.utils.forked_tools import ForkedTool
     from tests.utils.tools import REPO_ROOT, TOOLS_DIR
     script = tmp_path / 'slow_video.py'
     script.write_text(SLOW_TOOL.replace(
         "sys.argv[0].replace('video.py', '') + TOOL",
         repr(osp.join(TOOLS_DIR, 'video.py'))))
-
-    def as_from_a_shell():
-        for number in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
-            signal.signal(number, signal.SIG_DFL)
-        if file_size_limit is not None:
-            resource.setrlimit(resource.RLIMIT_FSIZE,
-                               (file_size_limit, file_size_limit))
-
     env = dict(os.environ, SLOW_INFER=str(slow_infer),
                SLOW_WRITE=str(slow_write), PYTHONPATH=REPO_ROOT)
-    return subprocess.Popen([sys.executable, str(script), *argv],
-                            cwd=REPO_ROOT, env=env, preexec_fn=as_from_a_shell,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return ForkedTool(str(script), argv, str(tmp_path), env=env,
+                      cwd=REPO_ROOT, file_size_limit=file_size_limit)
 
 
 def wait_for_files(folder, count, process, timeout=120):
@@ -611,7 +595,7 @@ def wait_for_files(folder, count, process, timeout=120):
             return
         time.sleep(0.02)
     raise AssertionError(f'{folder} never held {count} files: '
-                         f'{process.communicate()}')
+                         f'{process.output()}')
 
 
 @pytest.mark.processes

@@ -5,9 +5,7 @@ import errno
 import glob
 import os
 import os.path as osp
-import resource
 import signal
-import subprocess
 import sys
 from contextlib import contextmanager
 
@@ -18,8 +16,9 @@ from mmengine.config import config as config_module
 from mmengine.fileio.backends import LocalBackend
 from torch import nn
 
+from tests.utils.forked_tools import ForkedTool
 from tests.utils.training import (make_demo_data, tiny_config, tool_env,
-                                  train_command, wait_for_checkpoint,
+                                  wait_for_checkpoint,
                                   write_tiny_config)
 from mmseg_affnet.apis import run_training
 from mmseg_affnet.engine.checkpoint import load_checkpoint, load_weights
@@ -30,12 +29,13 @@ from mmseg_affnet.utils import reported_errors
 from mmseg_affnet.utils.cli import was_interrupted
 from mmseg_affnet.utils.io import LOCK_NAME
 from tests.utils.interrupted_train import with_fixed_miou
-from tests.utils.tools import (TESTS_UTILS_DIR, exit_status, tool_error,
-                               tool_main)
+from tests.utils.tools import (TESTS_UTILS_DIR, TOOLS_DIR, exit_status,
+                               tool_error, tool_main)
 
 MAX_EPOCHS = 4
 KILL_AFTER = 'epoch_2.pth'  # the validation after epoch 2 must not matter
 INTERRUPTED_TRAIN = osp.join(TESTS_UTILS_DIR, 'interrupted_train.py')
+TRAIN_TOOL = osp.join(TOOLS_DIR, 'train.py')
 
 
 def _assert_same(expected, actual, where='checkpoint'):
@@ -72,9 +72,8 @@ def test_killed_training_resumes_as_if_uninterrupted(tmp_path,
         str(tmp_path / 'tiny.py'), four_image_root, max_epochs=MAX_EPOCHS,
         val_interval=2)
     reference_dir, killed_dir = str(tmp_path / 'ref'), str(tmp_path / 'run')
-    killed = subprocess.Popen(train_command(config, killed_dir),
-                              env=tool_env(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    killed = ForkedTool(TRAIN_TOOL, [config, '--work-dir', killed_dir],
+                        str(tmp_path), env=tool_env())
     try:
         wait_for_checkpoint(killed_dir, KILL_AFTER, killed)
         killed.send_signal(signal.SIGKILL)
@@ -107,10 +106,14 @@ def _train_killed_while_saving(config: str, work_dir: str, kill_saving: str,
     """Run tools/train.py until it is SIGKILLed in the save ``kill_saving``
     (``NAME:N``, see tests/utils/interrupted_train.py)."""
     env = dict(tool_env(), KILL_SAVING=kill_saving, FAKE_MIOU=fake_miou)
-    result = subprocess.run(
-        [sys.executable, INTERRUPTED_TRAIN, config, '--work-dir', work_dir],
-        env=env, capture_output=True, text=True, timeout=240)
-    assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
+    killed = ForkedTool(INTERRUPTED_TRAIN, [config, '--work-dir', work_dir],
+                        osp.dirname(work_dir), env=env)
+    try:
+        status = killed.wait(timeout=240)
+    finally:
+        if killed.poll() is None:
+            killed.kill()
+    assert status == -signal.SIGKILL, killed.output()[1][-3000:]
 
 
 def _resume(config: str, work_dir: str, monkeypatch,
@@ -330,15 +333,6 @@ def test_full_disk_while_saving_names_the_checkpoint(tmp_path, demo_root,
     assert not osp.exists(osp.join(work_dir, LOCK_NAME))
 
 
-def _file_size_limit(limit: int):
-    """For ``preexec_fn``: ``ulimit -f`` of ``limit`` bytes; a write past it
-    fails with EFBIG instead of killing the process (SIGXFSZ)."""
-    def set_limit():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    return set_limit
-
-
 @pytest.mark.processes
 def test_file_size_limit_while_saving_leaves_no_partial_checkpoint(
         tmp_path, demo_root):
@@ -349,12 +343,13 @@ def test_file_size_limit_while_saving_leaves_no_partial_checkpoint(
     config = write_tiny_config(str(tmp_path / 'tiny.py'), demo_root,
                                max_epochs=1)
     work_dir = str(tmp_path / 'work_dir')
-    result = subprocess.run(
-        train_command(config, work_dir), env=tool_env(), text=True,
-        capture_output=True, timeout=240,
-        preexec_fn=_file_size_limit(4 << 20))
-    assert result.returncode == 1, result.stderr[-3000:]
-    line = result.stderr.strip().splitlines()[-1]
+    # Python ignores SIGXFSZ: a write past the limit fails with EFBIG.
+    limited = ForkedTool(TRAIN_TOOL, [config, '--work-dir', work_dir],
+                         str(tmp_path), env=tool_env(),
+                         file_size_limit=4 << 20)
+    _, stderr = limited.communicate(timeout=240)
+    assert limited.returncode == 1, stderr[-3000:]
+    line = stderr.strip().splitlines()[-1]
     final = osp.join(work_dir, 'epoch_1.pth')
     assert line.startswith(f'error: Could not write {final}: [Errno 27] '
                            'File too large; nothing was written'), line
@@ -362,7 +357,7 @@ def test_file_size_limit_while_saving_leaves_no_partial_checkpoint(
     assert line.endswith(f'No checkpoint was saved in {work_dir} yet; start '
                          'the training again (the same command, without '
                          '--resume).'), line
-    assert 'Traceback' not in result.stderr
+    assert 'Traceback' not in stderr
     assert _checkpoints_and_parts(work_dir) == []
 
 

@@ -25,10 +25,6 @@ def pytest_collection_modifyitems(items):
         if item.get_closest_marker('processes'):
             item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.xdist_group('processes'))
-    # The group first: one worker starts it at once while the other takes
-    # the in-process tests. Queued where its first test was collected, after
-    # most of tests/test_apis, it could end the run on one worker alone.
-    items.sort(key=lambda item: not item.get_closest_marker('processes'))
 
 
 def pytest_collection_finish(session):

@@ -10,7 +10,7 @@ import torch
 
 from mmengine.config import Config
 
-from tests.utils.tools import CONFIGS_DIR, TOOLS_DIR
+from tests.utils.tools import CONFIGS_DIR
 from mmseg_affnet.apis import build_runner
 from mmseg_affnet.datasets.makers import generate_demo_dataset
 from mmseg_affnet.deploy import export_segmentor
@@ -102,16 +102,6 @@ def tool_env() -> dict:
         [osp.dirname(sys.executable), env.get('PATH', '')])
     env.setdefault('OMP_NUM_THREADS', '1')
     return env
-
-
-def tool_command(tool: str, *args: str) -> List[str]:
-    """Command line that runs ``tools/<tool>.py`` in a fresh interpreter."""
-    return [sys.executable, osp.join(TOOLS_DIR, f'{tool}.py'), *args]
-
-
-def train_command(config: str, work_dir: str, *extra: str) -> List[str]:
-    """Command line that runs tools/train.py in a fresh interpreter."""
-    return tool_command('train', config, '--work-dir', work_dir, *extra)
 
 
 def run_tool(command: List[str], timeout: float = 240, expect_rc: int = 0,
